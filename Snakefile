@@ -1,0 +1,24 @@
+from snakemake.utils import min_version
+
+from clinprompt.config import validate_or_exit
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate_or_exit(config, workflow.source_path("workflow/schemas/config.schema.yaml"))
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/corpus.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        final_outputs(),

@@ -1,0 +1,503 @@
+"""BRAT standoff documents: read, validate and write `.txt`/`.ann` pairs.
+
+In: a folder of `NAME.txt` (UTF-8 text) and `NAME.ann` (standoff annotations) files.
+Out: `Document` objects holding every line kind of the BRAT grammar — text-bound `T`
+(any number of `;`-separated fragments), relation `R`, event `E`, attribute `A`/`M`,
+normalisation `N`, note `#` and equivalence `*` — and `Problem`s, each naming
+`path:line`. Offsets are Unicode code points into the text, end exclusive, and are
+authoritative: the text field of a `T` line must equal its fragments joined by one space.
+Line 0 in a problem means the file as a whole (a missing or undecodable file).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import pairwise
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from clinprompt.atomic import atomic_write_text
+from clinprompt.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from clinprompt.schema import DatasetSchema
+
+LINE_KINDS = ("T", "R", "E", "A", "M", "N", "#", "*")
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A text-bound annotation (`T`): a typed mention made of one or more fragments."""
+
+    id: str
+    type: str
+    fragments: tuple[tuple[int, int], ...]
+    text: str
+    line: int = field(default=0, compare=False)
+
+    @property
+    def start(self) -> int:
+        """First character of the first fragment (the scorer's span start)."""
+        return self.fragments[0][0]
+
+    @property
+    def end(self) -> int:
+        """End (exclusive) of the last fragment (the scorer's span end)."""
+        return self.fragments[-1][1]
+
+    @classmethod
+    def from_offsets(
+        cls, id: str, type: str, fragments: Iterable[tuple[int, int]], text: str
+    ) -> Entity:
+        """Build an entity whose text field is read from `text` at the fragments."""
+        frags = tuple((int(s), int(e)) for s, e in fragments)
+        return cls(id, type, frags, fragment_text(text, frags))
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A binary relation (`R`) between two annotations, with its role names."""
+
+    id: str
+    type: str
+    arg1: str
+    arg2: str
+    arg1_role: str = "Arg1"
+    arg2_role: str = "Arg2"
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class Event:
+    """An event (`E`): a trigger entity plus (role, annotation id) arguments.
+
+    Roles keep their numeric suffixes (`Type2`), as written in the file.
+    """
+
+    id: str
+    type: str
+    trigger: str
+    arguments: tuple[tuple[str, str], ...] = ()
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """An attribute (`A`, or legacy `M`) on an annotation; binary when `value` is None."""
+
+    id: str
+    type: str
+    target: str
+    value: str | None = None
+    kind: str = "A"
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """A normalisation (`N`): a link from an annotation to an external reference."""
+
+    id: str
+    type: str
+    target: str
+    reference: str
+    text: str = ""
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class Note:
+    """An annotator note (`#`) attached to an annotation."""
+
+    id: str
+    type: str
+    target: str
+    text: str = ""
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class Equivalence:
+    """An equivalence set (`*`) of annotation ids; it has no id of its own."""
+
+    type: str
+    members: tuple[str, ...]
+    line: int = field(default=0, compare=False)
+
+
+@dataclass
+class Document:
+    """One note: its text and every annotation of its `.ann` file, in file order per kind."""
+
+    doc_id: str
+    text: str
+    entities: list[Entity] = field(default_factory=list)
+    relations: list[Relation] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    attributes: list[Attribute] = field(default_factory=list)
+    normalizations: list[Normalization] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+    equivalences: list[Equivalence] = field(default_factory=list)
+
+    def entity_by_id(self) -> dict[str, Entity]:
+        """Entities keyed by id."""
+        return {e.id: e for e in self.entities}
+
+    def line_counts(self) -> Counter[str]:
+        """Number of annotation lines per line kind (`T`, `R`, `E`, `A`, `M`, `N`, `#`, `*`)."""
+        counts: Counter[str] = Counter()
+        counts["T"] += len(self.entities)
+        counts["R"] += len(self.relations)
+        counts["E"] += len(self.events)
+        for attribute in self.attributes:
+            counts[attribute.kind] += 1
+        counts["N"] += len(self.normalizations)
+        counts["#"] += len(self.notes)
+        counts["*"] += len(self.equivalences)
+        return counts
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding of validation, printed as `path:line: message`."""
+
+    path: str
+    line: int
+    message: str
+    severity: str = "error"
+
+    def __str__(self) -> str:
+        prefix = "" if self.severity == "error" else f"{self.severity}: "
+        return f"{self.path}:{self.line}: {prefix}{self.message}"
+
+
+def fragment_text(text: str, fragments: Iterable[tuple[int, int]]) -> str:
+    """The BRAT text field for `fragments`: their slices of `text` joined by one space."""
+    return " ".join(text[s:e] for s, e in fragments)
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+@dataclass
+class _Parsed:
+    doc: Document
+    problems: list[Problem]
+    ids: dict[str, int] = field(default_factory=dict)
+
+
+def _parse_offsets(spec: str) -> list[tuple[int, int]] | str:
+    """Offsets `s e;s e` as int pairs, or the reason they cannot be read."""
+    fragments = []
+    for part in spec.split(";"):
+        bounds = part.split()
+        if len(bounds) != 2:
+            return f"offsets '{part.strip()}' are not two integers"
+        try:
+            start, end = int(bounds[0]), int(bounds[1])
+        except ValueError:
+            return f"non-integer offset in '{part.strip()}'"
+        fragments.append((start, end))
+    return fragments
+
+
+def _check_fragments(fragments: list[tuple[int, int]], text_length: int) -> list[str]:
+    """Messages for negative, reversed, empty, out-of-range or overlapping fragments."""
+    messages = []
+    for start, end in fragments:
+        if start < 0 or end < 0:
+            messages.append(f"negative offset {start} {end}")
+        elif start > end:
+            messages.append(f"reversed offsets {start} {end}")
+        elif start == end:
+            messages.append(f"empty fragment {start} {end}")
+        elif end > text_length:
+            messages.append(f"offsets {start} {end} beyond the text's {text_length} characters")
+    ordered = sorted(fragments)
+    for (s1, e1), (s2, e2) in pairwise(ordered):
+        if s2 < e1:
+            messages.append(f"fragments {s1} {e1} and {s2} {e2} overlap")
+    return messages
+
+
+def _parse_role_ref(token: str) -> tuple[str, str] | None:
+    role, sep, ref = token.partition(":")
+    if not sep or not role or not ref:
+        return None
+    return role, ref
+
+
+def _parse_line(raw: str, number: int, parsed: _Parsed, path: str, trust_offsets: bool) -> None:
+    """Parse one `.ann` line into `parsed.doc`, recording any problem."""
+    doc, text = parsed.doc, parsed.doc.text
+
+    def problem(message: str, severity: str = "error") -> None:
+        parsed.problems.append(Problem(path, number, message, severity))
+
+    kind = raw[0]
+    if kind not in LINE_KINDS:
+        problem(f"unknown line kind '{kind}'")
+        return
+    if "\t" not in raw:
+        problem("missing tab after the annotation id")
+        return
+    ann_id, _, rest = raw.partition("\t")
+    if kind != "*" and (len(ann_id) < 2 or any(c.isspace() for c in ann_id)):
+        problem(f"malformed annotation id '{ann_id}'")
+        return
+    if kind != "*":
+        if ann_id in parsed.ids:
+            problem(f"duplicate id {ann_id} (first on line {parsed.ids[ann_id]})")
+            return
+        parsed.ids[ann_id] = number
+
+    if kind == "T":
+        head, tab, field_text = rest.partition("\t")
+        if not tab:
+            problem("missing tab before the text field")
+            return
+        type_, _, spec = head.partition(" ")
+        if not type_ or not spec.strip():
+            problem("cannot parse text-bound annotation: expected 'Type start end[;start end]'")
+            return
+        fragments = _parse_offsets(spec)
+        if isinstance(fragments, str):
+            problem(fragments)
+            return
+        messages = _check_fragments(fragments, len(text))
+        for message in messages:
+            problem(message)
+        if messages:
+            return
+        expected = fragment_text(text, fragments)
+        if field_text != expected:
+            problem(
+                f"text field of {ann_id} does not match the text at its offsets",
+                "warning" if trust_offsets else "error",
+            )
+        doc.entities.append(Entity(ann_id, type_, tuple(fragments), field_text, number))
+    elif kind == "R":
+        tokens = rest.split("\t")[0].split()
+        args = [_parse_role_ref(t) for t in tokens[1:]]
+        if len(tokens) != 3 or None in args:
+            problem("cannot parse relation: expected 'Type Arg1:ID Arg2:ID'")
+            return
+        (role1, arg1), (role2, arg2) = args  # type: ignore[misc]
+        doc.relations.append(Relation(ann_id, tokens[0], arg1, arg2, role1, role2, number))
+    elif kind == "E":
+        tokens = rest.split("\t")[0].split()
+        pairs = [_parse_role_ref(t) for t in tokens]
+        if not tokens or None in pairs:
+            problem("cannot parse event: expected 'Type:TRIGGER [Role:ID ...]'")
+            return
+        (type_, trigger), *arguments = pairs  # type: ignore[misc]
+        doc.events.append(Event(ann_id, type_, trigger, tuple(arguments), number))
+    elif kind in ("A", "M"):
+        tokens = rest.split("\t")[0].split()
+        if len(tokens) not in (2, 3):
+            problem("cannot parse attribute: expected 'Type ID [Value]'")
+            return
+        value = tokens[2] if len(tokens) == 3 else None
+        doc.attributes.append(Attribute(ann_id, tokens[0], tokens[1], value, kind, number))
+    elif kind == "N":
+        head, _, field_text = rest.partition("\t")
+        tokens = head.split()
+        if len(tokens) != 3 or ":" not in tokens[2]:
+            problem("cannot parse normalization: expected 'Type ID DB:KEY'")
+            return
+        doc.normalizations.append(
+            Normalization(ann_id, tokens[0], tokens[1], tokens[2], field_text, number)
+        )
+    elif kind == "#":
+        head, _, field_text = rest.partition("\t")
+        tokens = head.split()
+        if len(tokens) != 2:
+            problem("cannot parse note: expected 'Type ID<TAB>text'")
+            return
+        doc.notes.append(Note(ann_id, tokens[0], tokens[1], field_text, number))
+    else:
+        tokens = rest.split()
+        if len(tokens) < 3:
+            problem("cannot parse equivalence: expected 'Type ID ID [ID ...]'")
+            return
+        doc.equivalences.append(Equivalence(tokens[0], tuple(tokens[1:]), number))
+
+
+def _check_references(parsed: _Parsed, path: str) -> None:
+    """Every relation, event, attribute, normalisation, note and equivalence must point at
+    an annotation of the right kind that exists in the same file."""
+    doc = parsed.doc
+    entity_ids = {e.id for e in doc.entities}
+    annotation_ids = entity_ids | {e.id for e in doc.events} | {r.id for r in doc.relations}
+
+    def missing(ref: str, allowed: set[str], line: int, what: str) -> None:
+        if ref not in allowed:
+            parsed.problems.append(Problem(path, line, f"{what} points at missing id {ref}"))
+
+    for rel in doc.relations:
+        missing(
+            rel.arg1, entity_ids | {e.id for e in doc.events}, rel.line, f"{rel.id} {rel.arg1_role}"
+        )
+        missing(
+            rel.arg2, entity_ids | {e.id for e in doc.events}, rel.line, f"{rel.id} {rel.arg2_role}"
+        )
+    for event in doc.events:
+        missing(event.trigger, entity_ids, event.line, f"{event.id} trigger")
+        for role, ref in event.arguments:
+            missing(ref, entity_ids | {e.id for e in doc.events}, event.line, f"{event.id} {role}")
+    for item in (*doc.attributes, *doc.normalizations, *doc.notes):
+        missing(item.target, annotation_ids, item.line, item.id)
+    for eq in doc.equivalences:
+        for member in eq.members:
+            missing(member, entity_ids, eq.line, "equivalence")
+
+
+def parse_document(
+    doc_id: str,
+    text: str,
+    ann: str,
+    ann_path: str = "<ann>",
+    trust_offsets: bool = False,
+) -> tuple[Document, list[Problem]]:
+    """Parse `.ann` content against its text; return the document and every problem found."""
+    parsed = _Parsed(Document(doc_id, text), [])
+    for number, raw in enumerate(ann.split("\n"), start=1):
+        if raw.strip():
+            _parse_line(raw.rstrip("\r"), number, parsed, ann_path, trust_offsets)
+    _check_references(parsed, ann_path)
+    return parsed.doc, parsed.problems
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _read_utf8(path: Path) -> tuple[str | None, Problem | None]:
+    """File content, or a problem naming the line of the first byte that is not UTF-8."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        return None, Problem(
+            str(path), line, f"invalid UTF-8 (byte 0x{data[err.start]:02x} at byte {err.start})"
+        )
+
+
+def read_document(
+    ann_path: Path, trust_offsets: bool = False
+) -> tuple[Document | None, list[Problem]]:
+    """Read `NAME.ann` and its `NAME.txt`; None when either cannot be read at all."""
+    ann_path = Path(ann_path)
+    txt_path = ann_path.with_suffix(".txt")
+    if not txt_path.is_file():
+        return None, [Problem(str(ann_path), 0, f"missing text file {txt_path.name}")]
+    text, text_problem = _read_utf8(txt_path)
+    ann, ann_problem = _read_utf8(ann_path)
+    problems = [p for p in (text_problem, ann_problem) if p]
+    if text is None or ann is None:
+        return None, problems
+    doc, found = parse_document(ann_path.stem, text, ann, str(ann_path), trust_offsets)
+    return doc, problems + found
+
+
+def iter_ann_files(folder: Path) -> list[Path]:
+    """The `.ann` files of a folder (not recursive), in name order."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InvalidInputError(f"{folder}: not a directory")
+    return sorted(p for p in folder.iterdir() if p.suffix == ".ann" and p.is_file())
+
+
+def orphan_texts(folder: Path) -> list[Problem]:
+    """`.txt` files without an `.ann` beside them: documents nobody annotated."""
+    return [
+        Problem(str(p), 0, f"missing annotation file {p.with_suffix('.ann').name}")
+        for p in sorted(Path(folder).glob("*.txt"))
+        if not p.with_suffix(".ann").is_file()
+    ]
+
+
+def validate_corpus(
+    folder: Path, schema: DatasetSchema | None = None, trust_offsets: bool = False
+) -> list[Problem]:
+    """Every problem of every document of a folder, in one pass."""
+    problems = orphan_texts(folder)
+    for ann_path in iter_ann_files(folder):
+        doc, found = read_document(ann_path, trust_offsets)
+        problems.extend(found)
+        if doc is not None and schema is not None:
+            problems.extend(schema.check_document(doc, str(ann_path)))
+    return problems
+
+
+def iter_corpus(
+    folder: Path,
+    schema: DatasetSchema | None = None,
+    trust_offsets: bool = False,
+    skip_invalid: bool = False,
+    skipped: list[str] | None = None,
+) -> Iterator[Document]:
+    """Documents of a folder for the pipeline.
+
+    An invalid document stops the run with all of its problems in the message; with
+    `skip_invalid` it is left out whole and its path is appended to `skipped`.
+    """
+    for problem in orphan_texts(folder):
+        raise InvalidInputError(str(problem))
+    for ann_path in iter_ann_files(folder):
+        doc, problems = read_document(ann_path, trust_offsets)
+        if doc is not None and schema is not None:
+            problems.extend(schema.check_document(doc, str(ann_path)))
+        errors = [p for p in problems if p.severity == "error"]
+        if not errors and doc is not None:
+            yield doc
+        elif skip_invalid:
+            if skipped is not None:
+                skipped.append(str(ann_path))
+        else:
+            listed = "; ".join(str(p) for p in errors)
+            raise InvalidInputError(
+                f"{ann_path}: invalid document ({len(errors)} problems): {listed}"
+            )
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def format_ann(doc: Document) -> str:
+    """The `.ann` content of a document, one line per annotation, grouped by kind."""
+    lines = []
+    for e in doc.entities:
+        if "\n" in e.text or "\r" in e.text:
+            raise InvalidInputError(
+                f"{doc.doc_id}: entity {e.id} text contains a line break; split it into fragments"
+            )
+        spans = ";".join(f"{s} {t}" for s, t in e.fragments)
+        lines.append(f"{e.id}\t{e.type} {spans}\t{e.text}")
+    for r in doc.relations:
+        lines.append(f"{r.id}\t{r.type} {r.arg1_role}:{r.arg1} {r.arg2_role}:{r.arg2}")
+    for ev in doc.events:
+        args = "".join(f" {role}:{ref}" for role, ref in ev.arguments)
+        lines.append(f"{ev.id}\t{ev.type}:{ev.trigger}{args}")
+    for a in doc.attributes:
+        value = f" {a.value}" if a.value is not None else ""
+        lines.append(f"{a.id}\t{a.type} {a.target}{value}")
+    for n in doc.normalizations:
+        lines.append(f"{n.id}\t{n.type} {n.target} {n.reference}\t{n.text}")
+    for note in doc.notes:
+        lines.append(f"{note.id}\t{note.type} {note.target}\t{note.text}")
+    for eq in doc.equivalences:
+        lines.append(f"*\t{eq.type} {' '.join(eq.members)}")
+    return "".join(line + "\n" for line in lines)
+
+
+def write_document(doc: Document, folder: Path, write_text: bool = True) -> Path:
+    """Write `doc_id.ann` (and `doc_id.txt`) into `folder`; return the `.ann` path."""
+    folder = Path(folder)
+    ann_path = folder / f"{doc.doc_id}.ann"
+    if write_text:
+        atomic_write_text(folder / f"{doc.doc_id}.txt", doc.text)
+    atomic_write_text(ann_path, format_ann(doc))
+    return ann_path

@@ -1,0 +1,96 @@
+"""Workflow configuration: validation with defaults, and the corpus parts it names.
+
+In: the config mapping Snakemake loaded and `workflow/schemas/config.schema.yaml`.
+Out: the same mapping with schema defaults filled in, or a `ConfigError` whose one line
+names the offending key; and, per dataset, the BRAT folders (`CorpusPart`s) to read.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from clinprompt.corpus import CorpusPart
+from clinprompt.errors import ConfigError
+
+SYNTHETIC_ROOT = "results/corpora"
+
+
+def _key_path(path: Any) -> str:
+    return ".".join(str(p) for p in path) or "(top level)"
+
+
+def _one_line(error: jsonschema.ValidationError) -> str:
+    """A jsonschema error as `config key: what is wrong`."""
+    key = _key_path(error.absolute_path)
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed))
+        name = ".".join(filter(None, [key if error.absolute_path else "", extra[0]]))
+        return f"config key '{name}' is not known (allowed here: {', '.join(allowed)})"
+    if error.validator == "oneOf" and "synthetic" in error.instance and "parts" in error.instance:
+        return f"config key '{key}': give either 'synthetic' or 'parts', not both"
+    if error.validator == "oneOf":
+        return (
+            f"config key '{key}': needs 'synthetic' (generate a corpus) or 'parts' (BRAT folders)"
+        )
+    return f"config key '{key}': {error.message}"
+
+
+def _fill_defaults(instance: Any, schema: dict) -> None:
+    """Insert `default` values of the schema's object properties, recursively, in place."""
+    if not isinstance(instance, dict):
+        if isinstance(instance, list) and "items" in schema:
+            for item in instance:
+                _fill_defaults(item, schema["items"])
+        return
+    for name, sub in schema.get("properties", {}).items():
+        if name not in instance and "default" in sub:
+            instance[name] = yaml.safe_load(yaml.safe_dump(sub["default"]))
+        if name in instance:
+            _fill_defaults(instance[name], sub)
+    extra = schema.get("additionalProperties")
+    if isinstance(extra, dict):
+        for name, value in instance.items():
+            if name not in schema.get("properties", {}):
+                _fill_defaults(value, extra)
+
+
+def validate_config(config: dict, schema_path: Path) -> dict:
+    """Check `config` against the schema (first error as one line) and fill defaults in place."""
+    schema = yaml.safe_load(Path(schema_path).read_text(encoding="utf-8"))
+    validator = jsonschema.Draft202012Validator(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(config))
+    if error is not None:
+        raise ConfigError(_one_line(error))
+    _fill_defaults(config, schema)
+    return config
+
+
+def dataset_parts(config: dict, dataset: str) -> list[CorpusPart]:
+    """The BRAT folders of a dataset: the user's `parts`, or where the synthesiser writes."""
+    settings = config["datasets"][dataset]
+    if "parts" in settings:
+        return [
+            CorpusPart(p["split"], p["institution"], Path(p["path"])) for p in settings["parts"]
+        ]
+    synthetic = settings["synthetic"]
+    root = Path(SYNTHETIC_ROOT) / dataset / "brat"
+    return [
+        CorpusPart(split, institution, root / split / institution)
+        for split in synthetic["documents"]
+        for institution in synthetic.get("institutions", ["MIMIC"])
+    ]
+
+
+def validate_or_exit(config: dict, schema_path: Path) -> dict:
+    """`validate_config` for the Snakefile: a bad config ends the run with its one line."""
+    try:
+        return validate_config(config, schema_path)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(1) from None

@@ -1,0 +1,240 @@
+"""Corpus tables: BRAT folders in, one Parquet table per annotation kind out.
+
+In: `CorpusPart`s (a split, an institution and a BRAT folder each) and a `DatasetSchema`.
+Out: `CorpusTables` — documents, entities (with fragment lists and labeled-argument values),
+relations (the study's view: SDoH event links become relations), events and attributes —
+each row carrying `document`, `split` and `institution`. A corpus without a dev split gets
+one carved deterministically from train, per institution; test is never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from clinprompt.atomic import atomic_write_text
+from clinprompt.brat import Document, iter_ann_files, iter_corpus, validate_corpus
+from clinprompt.errors import InvalidInputError
+from clinprompt.schema import DatasetSchema
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "dev", "test")
+
+_FRAGMENTS = pa.list_(pa.struct([("start", pa.int64()), ("end", pa.int64())]))
+_ARGUMENTS = pa.list_(pa.struct([("role", pa.string()), ("id", pa.string())]))
+_KEYS = [("document", pa.string()), ("split", pa.string()), ("institution", pa.string())]
+TABLE_SCHEMAS = {
+    "documents": pa.schema([*_KEYS, ("doc_id", pa.string()), ("text", pa.string()),
+                            ("n_chars", pa.int64())]),
+    "entities": pa.schema([*_KEYS, ("entity_id", pa.string()), ("type", pa.string()),
+                           ("start", pa.int64()), ("end", pa.int64()), ("fragments", _FRAGMENTS),
+                           ("text", pa.string()), ("value", pa.string())]),
+    "relations": pa.schema([*_KEYS, ("relation_id", pa.string()), ("type", pa.string()),
+                            ("arg1", pa.string()), ("arg2", pa.string())]),
+    "events": pa.schema([*_KEYS, ("event_id", pa.string()), ("type", pa.string()),
+                         ("trigger", pa.string()), ("arguments", _ARGUMENTS)]),
+    "attributes": pa.schema([*_KEYS, ("attribute_id", pa.string()), ("kind", pa.string()),
+                             ("type", pa.string()), ("target", pa.string()),
+                             ("value", pa.string())]),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CorpusPart:
+    """One BRAT folder of a corpus: its split and the institution its notes come from."""
+
+    split: str
+    institution: str
+    path: Path
+
+
+@dataclass
+class CorpusTables:
+    """The corpus as tables, one per annotation kind."""
+
+    documents: pd.DataFrame
+    entities: pd.DataFrame
+    relations: pd.DataFrame
+    events: pd.DataFrame
+    attributes: pd.DataFrame
+
+    def write(self, folder: Path) -> None:
+        """Write `<kind>.parquet` files into `folder`, each atomically."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        for kind in TABLE_SCHEMAS:
+            table = pa.Table.from_pandas(
+                getattr(self, kind), schema=TABLE_SCHEMAS[kind], preserve_index=False
+            )
+            tmp = folder / f".{kind}.parquet.tmp"
+            pq.write_table(table, tmp)
+            tmp.replace(folder / f"{kind}.parquet")
+
+    @classmethod
+    def read(cls, folder: Path) -> CorpusTables:
+        """Read the tables written by `write`."""
+        folder = Path(folder)
+        missing = [k for k in TABLE_SCHEMAS if not (folder / f"{k}.parquet").is_file()]
+        if missing:
+            raise InvalidInputError(f"{folder}: missing corpus table(s) {', '.join(missing)}")
+        return cls(**{k: pd.read_parquet(folder / f"{k}.parquet") for k in TABLE_SCHEMAS})
+
+
+def document_rows(doc: Document, schema: DatasetSchema) -> dict[str, list[dict]]:
+    """Rows of every table for one document (study view), without the split/institution keys."""
+    study = schema.study_view(doc)
+    values = schema.concept_values(doc)
+    return {
+        "documents": [{"doc_id": doc.doc_id, "text": doc.text, "n_chars": len(doc.text)}],
+        "entities": [
+            {"entity_id": e.id, "type": e.type, "start": e.start, "end": e.end,
+             "fragments": [{"start": s, "end": t} for s, t in e.fragments],
+             "text": e.text, "value": values.get(e.id)}
+            for e in study.entities
+        ],
+        "relations": [
+            {"relation_id": r.id, "type": r.type, "arg1": r.arg1, "arg2": r.arg2}
+            for r in study.relations
+        ],
+        "events": [
+            {"event_id": ev.id, "type": ev.type, "trigger": ev.trigger,
+             "arguments": [{"role": role, "id": ref} for role, ref in ev.arguments]}
+            for ev in doc.events
+        ],
+        "attributes": [
+            {"attribute_id": a.id, "kind": a.kind, "type": a.type, "target": a.target,
+             "value": a.value}
+            for a in doc.attributes
+        ],
+    }  # fmt: skip
+
+
+def carve_dev(documents: pd.DataFrame, fraction: float, seed: int) -> pd.Series:
+    """Split labels with a dev split drawn from train, per institution, deterministically.
+
+    Documents are ordered by key before a seeded shuffle, so the draw depends on the seed
+    and the set of training documents only. Institutions with fewer than two training
+    documents keep them all in train.
+    """
+    split = documents["split"].copy()
+    train = documents[documents["split"] == "train"]
+    for institution, group in train.groupby("institution", sort=True):
+        keys = sorted(group["document"])
+        if len(keys) < 2:
+            continue
+        n_dev = min(len(keys) - 1, max(1, round(fraction * len(keys))))
+        rng = random.Random(f"{seed}:{institution}")
+        dev = set(rng.sample(keys, n_dev))
+        split[documents["document"].isin(dev)] = "dev"
+    return split
+
+
+def build_tables(
+    parts: list[CorpusPart],
+    schema: DatasetSchema,
+    dev_fraction: float = 0.1,
+    dev_seed: int = 0,
+    skip_invalid: bool = False,
+    trust_offsets: bool = False,
+) -> tuple[CorpusTables, dict]:
+    """Read every part into tables; return them with a summary of counts."""
+    rows: dict[str, list[dict]] = {kind: [] for kind in TABLE_SCHEMAS}
+    line_counts: Counter[str] = Counter()
+    skipped: list[str] = []
+    seen: dict[str, Path] = {}
+    for part in parts:
+        if part.split not in SPLITS:
+            raise InvalidInputError(f"{part.path}: unknown split '{part.split}' (use {SPLITS})")
+        if not Path(part.path).is_dir():
+            raise InvalidInputError(f"{part.path}: corpus folder not found")
+        for doc in iter_corpus(part.path, schema, trust_offsets, skip_invalid, skipped):
+            key = f"{part.institution}/{part.split}/{doc.doc_id}"
+            if key in seen:
+                raise InvalidInputError(f"{part.path}: document {doc.doc_id} also in {seen[key]}")
+            seen[key] = part.path
+            line_counts.update(doc.line_counts())
+            keys = {"document": key, "split": part.split, "institution": part.institution}
+            for kind, kind_rows in document_rows(doc, schema).items():
+                rows[kind].extend({**keys, **row} for row in kind_rows)
+    frames = {
+        kind: pd.DataFrame(rows[kind], columns=TABLE_SCHEMAS[kind].names) for kind in TABLE_SCHEMAS
+    }
+    if not frames["documents"].empty and "dev" not in set(frames["documents"]["split"]):
+        frames["documents"]["split"] = carve_dev(frames["documents"], dev_fraction, dev_seed)
+        split_of = dict(
+            zip(frames["documents"]["document"], frames["documents"]["split"], strict=True)
+        )
+        for kind in ("entities", "relations", "events", "attributes"):
+            frames[kind]["split"] = frames[kind]["document"].map(split_of)
+    summary = {
+        "documents": len(frames["documents"]),
+        "skipped_invalid_documents": len(skipped),
+        "line_counts": {kind: int(line_counts[kind]) for kind in sorted(line_counts)},
+        "documents_per_split": {
+            f"{s}/{i}": int(n)
+            for (s, i), n in frames["documents"].groupby(["split", "institution"]).size().items()
+        },
+    }
+    log.info("read %d documents; lines per kind: %s", summary["documents"], summary["line_counts"])
+    if skipped:
+        log.warning("skipped %d invalid documents (skip_invalid: true)", len(skipped))
+    return CorpusTables(**frames), summary
+
+
+def validate_parts(
+    parts: list[CorpusPart],
+    schema: DatasetSchema,
+    out_json: Path,
+    skip_invalid: bool = False,
+    trust_offsets: bool = False,
+) -> dict:
+    """Validate every folder in one pass; log each problem and write a JSON report.
+
+    Stops with a one-line error when any document is invalid, unless `skip_invalid`.
+    """
+    problems = []
+    documents = 0
+    for part in parts:
+        if not Path(part.path).is_dir():
+            raise InvalidInputError(f"{part.path}: corpus folder not found")
+        documents += len(iter_ann_files(part.path))
+        problems.extend(validate_corpus(part.path, schema, trust_offsets))
+    for problem in problems:
+        log.log(logging.ERROR if problem.severity == "error" else logging.WARNING, "%s", problem)
+    errors = [p for p in problems if p.severity == "error"]
+    report = {
+        "documents": documents,
+        "errors": len(errors),
+        "warnings": len(problems) - len(errors),
+        "invalid_documents": len({p.path for p in errors}),
+        "problems": [str(p) for p in problems],
+    }
+    log.info(
+        "validated %d documents: %d errors in %d documents, %d warnings",
+        documents, report["errors"], report["invalid_documents"], report["warnings"],
+    )  # fmt: skip
+    if errors and not skip_invalid:
+        raise InvalidInputError(
+            f"{errors[0]} (and {len(errors) - 1} more errors in {report['invalid_documents']} "
+            "documents; all are listed in the log; set skip_invalid: true to leave them out)"
+        )
+    atomic_write_text(out_json, json.dumps(report, indent=1) + "\n")
+    return report
+
+
+def write_corpus_tables(
+    parts: list[CorpusPart], schema: DatasetSchema, out_dir: Path, **options
+) -> dict:
+    """Build the tables (options as for `build_tables`) and write them; return the summary."""
+    tables, summary = build_tables(parts, schema, **options)
+    tables.write(out_dir)
+    return summary

@@ -1,0 +1,374 @@
+"""Dataset schemas: which annotation types a corpus may hold and how the study reads them.
+
+In: a YAML file under `config/datasets/` (or any path) naming entity, relation, event and
+attribute types, the hard-prompt query templates and which relations are asked from which
+trigger type; or a corpus' BRAT `annotation.conf` plus a few lines of YAML (`annotation_conf:`).
+Out: a `DatasetSchema` that checks documents against the types and turns events into the
+study's view: every trigger and argument is a concept, every trigger -> argument link a
+relation `<argument type>-<event type>` (Arg1 = argument, Arg2 = trigger).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from clinprompt.brat import Document, Problem, Relation
+from clinprompt.errors import ConfigError
+
+SCHEMA_DIRS = (Path("config/datasets"), Path(__file__).resolve().parents[2] / "config/datasets")
+
+
+@dataclass(frozen=True)
+class RelationType:
+    """A relation type with the entity types allowed as Arg1 and Arg2."""
+
+    name: str
+    arg1: tuple[str, ...]
+    arg2: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EventType:
+    """An event type: its trigger entity type and the entity types allowed per role."""
+
+    name: str
+    trigger: str
+    arguments: dict[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class AttributeType:
+    """An attribute type: the annotation types it may sit on and its values (empty = binary)."""
+
+    name: str
+    targets: tuple[str, ...]
+    values: tuple[str, ...] = ()
+
+
+@dataclass
+class DatasetSchema:
+    """Everything the pipeline knows about one dataset's annotation scheme."""
+
+    name: str
+    entities: tuple[str, ...]
+    relations: dict[str, RelationType] = field(default_factory=dict)
+    events: dict[str, EventType] = field(default_factory=dict)
+    attributes: dict[str, AttributeType] = field(default_factory=dict)
+    labeled_arguments: tuple[str, ...] = ()
+    relation_queries: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    concept_queries: dict[str, str] = field(default_factory=dict)
+    relation_query_templates: dict[str, str] = field(default_factory=dict)
+    description: str = ""
+
+    @property
+    def concept_types(self) -> tuple[str, ...]:
+        """The study's concept types: every entity type."""
+        return self.entities
+
+    @property
+    def relation_types(self) -> tuple[str, ...]:
+        """Every relation type, those derived from events included."""
+        return tuple(self.relations)
+
+    def check_document(self, doc: Document, path: str) -> list[Problem]:
+        """Problems with types, argument types and attribute values not allowed here."""
+        problems: list[Problem] = []
+        types = {e.id: e.type for e in doc.entities} | {ev.id: ev.type for ev in doc.events}
+
+        def bad(line: int, message: str) -> None:
+            problems.append(Problem(path, line, message))
+
+        for entity in doc.entities:
+            if entity.type not in self.entities:
+                bad(entity.line, f"entity type '{entity.type}' not in schema {self.name}")
+        for rel in doc.relations:
+            spec = self.relations.get(rel.type)
+            if spec is None:
+                bad(rel.line, f"relation type '{rel.type}' not in schema {self.name}")
+                continue
+            for ref, allowed, role in (
+                (rel.arg1, spec.arg1, "Arg1"),
+                (rel.arg2, spec.arg2, "Arg2"),
+            ):
+                if ref in types and types[ref] not in allowed:
+                    bad(rel.line, f"{rel.type} {role} may not be a {types[ref]}")
+        for event in doc.events:
+            problems.extend(self._check_event(event, types, path))
+        for attr in doc.attributes:
+            spec = self.attributes.get(attr.type)
+            if spec is None:
+                bad(attr.line, f"attribute type '{attr.type}' not in schema {self.name}")
+            elif attr.target in types and types[attr.target] not in spec.targets:
+                bad(attr.line, f"attribute {attr.type} may not sit on a {types[attr.target]}")
+            elif spec.values and attr.value not in spec.values:
+                bad(
+                    attr.line,
+                    f"attribute {attr.type} value '{attr.value}' not in {list(spec.values)}",
+                )
+            elif not spec.values and attr.value is not None:
+                bad(attr.line, f"attribute {attr.type} is binary but has value '{attr.value}'")
+        return problems
+
+    def _check_event(self, event, types: dict[str, str], path: str) -> list[Problem]:
+        spec = self.events.get(event.type)
+        if spec is None:
+            return [
+                Problem(path, event.line, f"event type '{event.type}' not in schema {self.name}")
+            ]
+        problems = []
+        if event.trigger in types and types[event.trigger] != spec.trigger:
+            problems.append(
+                Problem(
+                    path, event.line, f"{event.type} trigger may not be a {types[event.trigger]}"
+                )
+            )
+        for role, ref in event.arguments:
+            base = base_role(role)
+            allowed = spec.arguments.get(base)
+            if allowed is None:
+                problems.append(Problem(path, event.line, f"{event.type} has no role '{base}'"))
+            elif ref in types and types[ref] not in allowed:
+                problems.append(
+                    Problem(path, event.line, f"{event.type} {base} may not be a {types[ref]}")
+                )
+        return problems
+
+    def study_view(self, doc: Document) -> Document:
+        """The document as the study sees it: event links become relations.
+
+        Each event argument that is an entity yields `<argument type>-<event type>` with
+        Arg1 = argument and Arg2 = trigger; a link stated twice is kept once. Documents of a
+        schema without events come back unchanged.
+        """
+        if not doc.events:
+            return doc
+        types = {e.id: e.type for e in doc.entities}
+        relations = list(doc.relations)
+        seen = {(r.type, r.arg1, r.arg2) for r in relations}
+        for event in doc.events:
+            for _, ref in event.arguments:
+                if ref not in types:
+                    continue
+                key = (f"{types[ref]}-{event.type}", ref, event.trigger)
+                if key not in seen:
+                    seen.add(key)
+                    relations.append(Relation(f"R{len(relations) + 1}", *key))
+        return Document(
+            doc.doc_id,
+            doc.text,
+            entities=list(doc.entities),
+            relations=relations,
+            attributes=list(doc.attributes),
+        )
+
+    def concept_values(self, doc: Document) -> dict[str, str]:
+        """Attribute values of the labeled-argument entities, keyed by entity id."""
+        labeled = {e.id for e in doc.entities if e.type in self.labeled_arguments}
+        return {
+            a.target: a.value for a in doc.attributes if a.target in labeled and a.value is not None
+        }
+
+
+def base_role(role: str) -> str:
+    """A BRAT role without its repetition suffix: `Type2` -> `Type`."""
+    return role.rstrip("0123456789") or role
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _derived_relations(events: dict[str, EventType]) -> dict[str, RelationType]:
+    relations = {}
+    for event in events.values():
+        for allowed in event.arguments.values():
+            for arg_type in allowed:
+                name = f"{arg_type}-{event.name}"
+                relations[name] = RelationType(name, (arg_type,), (event.trigger,))
+    return relations
+
+
+def _require(data: dict, key: str, where: str):
+    if key not in data:
+        raise ConfigError(f"{where}: missing key '{key}'")
+    return data[key]
+
+
+def _schema_from_mapping(data: dict, where: str) -> DatasetSchema:
+    known = {
+        "name", "description", "entities", "relations", "events", "attributes",
+        "labeled_arguments", "relation_queries", "queries", "annotation_conf",
+    }  # fmt: skip
+    for key in data:
+        if key not in known:
+            raise ConfigError(f"{where}: unknown key '{key}' (allowed: {', '.join(sorted(known))})")
+    if "annotation_conf" in data:
+        conf_path = Path(where).parent / data["annotation_conf"]
+        data = {**parse_annotation_conf(conf_path), **data}
+    events = {}
+    for name, spec in (data.get("events") or {}).items():
+        roles = _require(spec, "arguments", f"{where}: events.{name}")
+        events[name] = EventType(
+            name, spec.get("trigger", name), {role: tuple(t) for role, t in roles.items()}
+        )
+    relations = {
+        name: RelationType(name, tuple(spec["arg1"]), tuple(spec["arg2"]))
+        for name, spec in (data.get("relations") or {}).items()
+    }
+    relations.update(_derived_relations(events))
+    attributes = {
+        name: AttributeType(name, tuple(spec["targets"]), tuple(spec.get("values") or ()))
+        for name, spec in (data.get("attributes") or {}).items()
+    }
+    queries = data.get("queries") or {}
+    schema = DatasetSchema(
+        name=_require(data, "name", where),
+        description=data.get("description", ""),
+        entities=tuple(_require(data, "entities", where)),
+        relations=relations,
+        events=events,
+        attributes=attributes,
+        labeled_arguments=tuple(data.get("labeled_arguments") or ()),
+        relation_queries={k: tuple(v) for k, v in (data.get("relation_queries") or {}).items()},
+        concept_queries=dict(queries.get("concepts") or {}),
+        relation_query_templates=dict(queries.get("relations") or {}),
+    )
+    _check_consistency(schema, where)
+    return schema
+
+
+def _check_consistency(schema: DatasetSchema, where: str) -> None:
+    """Every concept has a query; every queried relation exists and has a `{trigger}` query."""
+    for concept in schema.entities:
+        if concept not in schema.concept_queries:
+            raise ConfigError(f"{where}: queries.concepts has no query for '{concept}'")
+    for trigger, relation_names in schema.relation_queries.items():
+        if trigger not in schema.entities:
+            raise ConfigError(f"{where}: relation_queries.{trigger}: not an entity type")
+        for name in relation_names:
+            if name not in schema.relations:
+                raise ConfigError(f"{where}: relation_queries.{trigger}: unknown relation '{name}'")
+            template = schema.relation_query_templates.get(name)
+            if template is None or "{trigger}" not in template:
+                raise ConfigError(
+                    f"{where}: queries.relations.{name} must be a question "
+                    "with a {trigger} placeholder"
+                )
+    for arg in schema.labeled_arguments:
+        if arg not in schema.entities:
+            raise ConfigError(f"{where}: labeled_arguments: '{arg}' is not an entity type")
+
+
+def resolve_schema_path(name_or_path: str) -> Path:
+    """The YAML file of a schema given by name (file stem) or path."""
+    candidate = Path(name_or_path)
+    if candidate.suffix in (".yaml", ".yml") or candidate.is_file():
+        if not candidate.is_file():
+            raise ConfigError(f"{candidate}: schema file not found")
+        return candidate
+    for folder in SCHEMA_DIRS:
+        path = folder / f"{name_or_path}.yaml"
+        if path.is_file():
+            return path
+    raise ConfigError(
+        f"unknown dataset schema '{name_or_path}' (looked in {', '.join(map(str, SCHEMA_DIRS))})"
+    )
+
+
+def load_schema(name_or_path: str) -> DatasetSchema:
+    """Load and check a dataset schema by name or path."""
+    path = resolve_schema_path(name_or_path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = mark.line + 1 if mark else 0
+        raise ConfigError(f"{path}:{line}: not valid YAML") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a schema must be a mapping")
+    return _schema_from_mapping(data, str(path))
+
+
+# --------------------------------------------------------------------------- annotation.conf
+
+_SECTION = re.compile(r"^\[(\w+)\]\s*$")
+
+
+def _conf_types(spec: str) -> list[str]:
+    return [t.strip() for t in spec.split("|") if t.strip()]
+
+
+def parse_annotation_conf(path: Path) -> dict:
+    """Entity, relation, event and attribute types of a BRAT `annotation.conf`, as schema YAML.
+
+    Supported: indented entity hierarchies (`!Name` = abstract, not annotatable), relations
+    `Name Arg1:A|B, Arg2:C`, events `Name Role?:A|B, Role*:C`, attributes
+    `Name Arg:A|B[, Value:v1|v2]`; `<OVERLAP>` and macro lines are skipped.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: annotation.conf not found")
+    sections: dict[str, list[tuple[int, str]]] = {}
+    current = None
+    for number, raw in enumerate(path.read_text(encoding="utf-8").split("\n"), start=1):
+        line = raw.split("#", 1)[0].rstrip() if not raw.lstrip().startswith("#") else ""
+        match = _SECTION.match(line.strip())
+        if match:
+            current = match.group(1)
+            sections.setdefault(current, [])
+        elif line.strip() and current:
+            sections[current].append((number, line.strip()))
+    entities = [t for _, t in sections.get("entities", []) if not t.startswith("!")]
+    relations, events, attributes = {}, {}, {}
+    for number, line in sections.get("relations", []):
+        name, _, rest = line.partition("\t") if "\t" in line else line.partition(" ")
+        if name.startswith("<"):
+            continue
+        args = dict(part.strip().split(":", 1) for part in rest.split(",") if ":" in part)
+        if "Arg1" not in args or "Arg2" not in args:
+            raise ConfigError(f"{path}:{number}: relation '{name}' needs Arg1 and Arg2")
+        relations[name] = {"arg1": _conf_types(args["Arg1"]), "arg2": _conf_types(args["Arg2"])}
+    for _, line in sections.get("events", []):
+        name, _, rest = line.partition("\t") if "\t" in line else line.partition(" ")
+        arguments = {}
+        for part in rest.split(","):
+            if ":" in part:
+                role, types = part.strip().split(":", 1)
+                arguments[re.sub(r"[?*+]$|\{.*\}$", "", role)] = _conf_types(types)
+        events[name] = {"trigger": name, "arguments": arguments}
+        if name not in entities:
+            entities.append(name)
+    for number, line in sections.get("attributes", []):
+        name, _, rest = line.partition("\t") if "\t" in line else line.partition(" ")
+        spec = dict(part.strip().split(":", 1) for part in rest.split(",") if ":" in part)
+        if "Arg" not in spec:
+            raise ConfigError(f"{path}:{number}: attribute '{name}' needs Arg")
+        attributes[name] = {
+            "targets": _conf_types(spec["Arg"]),
+            "values": _conf_types(spec.get("Value", "")),
+        }
+    _expand_macros(relations, attributes, entities, list(events))
+    return {
+        "entities": entities,
+        "relations": relations,
+        "events": events,
+        "attributes": attributes,
+    }
+
+
+def _expand_macros(
+    relations: dict, attributes: dict, entities: list[str], events: list[str]
+) -> None:
+    """Replace `<ENTITY>`, `<EVENT>` and `<ANY>` in argument and target lists by the types."""
+    macros = {"<ENTITY>": entities, "<EVENT>": events, "<ANY>": entities + events}
+
+    def expand(types: list[str]) -> list[str]:
+        return [t for name in types for t in macros.get(name, [name])]
+
+    for spec in relations.values():
+        spec["arg1"], spec["arg2"] = expand(spec["arg1"]), expand(spec["arg2"])
+    for spec in attributes.values():
+        spec["targets"] = expand(spec["targets"])

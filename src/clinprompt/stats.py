@@ -1,0 +1,113 @@
+"""Corpus statistics: counts only, never note text.
+
+In: BRAT `Document`s (for `clinprompt brat stats`) or the corpus tables.
+Out: counts of documents and of annotations per entity, relation, event and attribute type,
+as plain text for the terminal or as an HTML table for the report.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from clinprompt.atomic import atomic_write_text
+from clinprompt.brat import Document
+from clinprompt.corpus import CorpusTables
+
+
+@dataclass
+class AnnotationCounts:
+    """Documents and annotations per type, by annotation kind."""
+
+    documents: int = 0
+    entities: Counter[str] = field(default_factory=Counter)
+    relations: Counter[str] = field(default_factory=Counter)
+    events: Counter[str] = field(default_factory=Counter)
+    attributes: Counter[str] = field(default_factory=Counter)
+
+    def add(self, doc: Document) -> None:
+        """Count one document's annotations."""
+        self.documents += 1
+        self.entities.update(e.type for e in doc.entities)
+        self.relations.update(r.type for r in doc.relations)
+        self.events.update(e.type for e in doc.events)
+        self.attributes.update(
+            a.type if a.value is None else f"{a.type}={a.value}" for a in doc.attributes
+        )
+
+    def format(self) -> str:
+        """A terminal listing: documents, then one block per annotation kind."""
+        lines = [f"documents\t{self.documents}"]
+        for kind in ("entities", "relations", "events", "attributes"):
+            counts: Counter[str] = getattr(self, kind)
+            lines.append(f"{kind}\t{sum(counts.values())}")
+            lines.extend(f"  {name}\t{n}" for name, n in sorted(counts.items()))
+        return "\n".join(lines)
+
+
+def count_documents(docs: Iterable[Document]) -> AnnotationCounts:
+    """Counts over any iterable of documents."""
+    counts = AnnotationCounts()
+    for doc in docs:
+        counts.add(doc)
+    return counts
+
+
+def corpus_statistics(tables: CorpusTables) -> pd.DataFrame:
+    """One row per (kind, type), one column per split/institution, plus a total column."""
+    docs = tables.documents
+    columns = sorted(set(zip(docs["split"], docs["institution"], strict=True)), key=_split_order)
+    labels = [f"{split} {institution}" for split, institution in columns]
+    blocks = [_count_block("documents", docs.assign(type="documents"), columns, labels)]
+    for kind in ("entities", "relations", "events"):
+        blocks.append(_count_block(kind, getattr(tables, kind), columns, labels))
+    values = tables.attributes.assign(
+        type=tables.attributes["type"] + "=" + tables.attributes["value"].fillna("yes")
+    )
+    blocks.append(_count_block("attributes", values, columns, labels))
+    table = pd.concat(blocks)
+    table["total"] = table.sum(axis=1)
+    return table
+
+
+def _split_order(key: tuple[str, str]) -> tuple[int, str]:
+    order = {"train": 0, "dev": 1, "test": 2}
+    return order.get(key[0], 3), key[1]
+
+
+def _count_block(
+    kind: str, frame: pd.DataFrame, columns: list[tuple[str, str]], labels: list[str]
+) -> pd.DataFrame:
+    counts = frame.groupby(["type", "split", "institution"]).size()
+    types = sorted(set(frame["type"]))
+    block = pd.DataFrame(
+        {label: [counts.get((t, s, i), 0) for t in types]
+         for label, (s, i) in zip(labels, columns, strict=True)},
+        index=pd.MultiIndex.from_product([[kind], types], names=["kind", "type"]),
+    )  # fmt: skip
+    return block.astype("int64")
+
+
+def statistics_html(table: pd.DataFrame, title: str) -> str:
+    """A self-contained HTML page with the statistics table."""
+    body = table.to_html(border=0, classes="corpus-stats")
+    style = (
+        "body{font-family:sans-serif;margin:1em}table{border-collapse:collapse}"
+        "th,td{padding:2px 8px;text-align:right}tr:nth-child(even){background:#f3f3f3}"
+        "th{text-align:left}"
+    )
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title>"
+        f"<style>{style}</style></head><body><h2>{title}</h2>{body}</body></html>\n"
+    )
+
+
+def write_statistics(tables_dir: Path, out_html: Path, title: str) -> pd.DataFrame:
+    """Read the corpus tables, write the statistics page atomically, return the table."""
+    table = corpus_statistics(CorpusTables.read(tables_dir))
+    atomic_write_text(out_html, statistics_html(table, title))
+    return table

@@ -1,0 +1,178 @@
+"""Building blocks of the synthetic notes: canary identifiers, inline markup, note builder.
+
+In: note text written with inline markup, `[text|Type=value@1,2]` — a mention of entity
+type `Type`, optionally carrying an attribute value (written as attribute `TypeVal`), that
+belongs to the numbered groups 1 and 2 of the markup call (a drug and its attributes, or an
+event's trigger and arguments). Brackets nest (nested entities); a label ending in `+`
+continues the last entity of the same type and groups (a discontinuous mention); a
+newline inside a mention splits it into fragments (BRAT cannot span a line).
+Out: a `brat.Document` whose entity text fields are read from the final text; a
+corpus-specific linker turns each group into relations or an event.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from clinprompt.brat import Attribute, Document, Entity, Event, Relation
+
+# Fake identifiers for note headers. Distinctive on purpose: a later test greps logs, tables
+# and reports for them to prove that no note text leaks out of the pipeline.
+CANARY_NAMES = (
+    "Zyxwell Quarmby",
+    "Ottoline Vexbridge",
+    "Quillon Marrowgate",
+    "Brisella Thornquist",
+    "Fenwick Ulladore",
+    "Marisol Quenby-Tarrow",
+    "Ignatius Blyxworth",
+    "Orsolya Pemberdyne",
+)
+CANARY_RECORD_NUMBERS = ("8675309-CP", "4417702-CP", "9023318-CP", "5550147-CP", "7781264-CP")
+CANARY_DATES = ("2187-03-14", "2191-11-02", "2178-06-27", "2203-01-09")
+CANARY_IDENTIFIERS: tuple[str, ...] = CANARY_NAMES + CANARY_RECORD_NUMBERS + CANARY_DATES
+
+# `[` opens a mention; `|label]` closes the innermost open one.
+_MARKUP_TOKEN = re.compile(r"\[|\|([^\]|]+)\]")
+_LABEL = re.compile(r"(?P<type>\w+)(?:=(?P<value>\w+))?(?:@(?P<groups>\d+(?:,\d+)*))?(?P<more>\+)?$")
+# A fragment: from a non-space character to the last non-space one before a line break.
+_FRAGMENT = re.compile(r"\S(?:[^\n]*\S)?")
+
+
+@dataclass(frozen=True)
+class Header:
+    """The fake identifiers of one note, all drawn from the canary lists."""
+
+    patient: str
+    record_number: str
+    date: str
+    clinician: str
+
+
+def draw_header(rng: random.Random) -> Header:
+    """Identifiers for one note header."""
+    patient, clinician = rng.sample(CANARY_NAMES, 2)
+    return Header(patient, rng.choice(CANARY_RECORD_NUMBERS), rng.choice(CANARY_DATES), clinician)
+
+
+def line_fragments(text: str, start: int) -> tuple[tuple[int, int], ...]:
+    """Fragments of a mention at `start`: one per line, without surrounding whitespace."""
+    return tuple((start + m.start(), start + m.end()) for m in _FRAGMENT.finditer(text))
+
+
+def wrap_markup(markup: str, width: int) -> str:
+    """Hard-wrap markup text at `width` visible characters, as MIMIC notes are wrapped.
+
+    Markup tokens take no width; a wrapped space inside a mention later splits it into
+    fragments, which is how line-crossing mentions arise.
+    """
+    chars = list(markup)
+    column, space_at, since_space, i = 0, None, 0, 0
+    while i < len(markup):
+        token = _MARKUP_TOKEN.match(markup, i)
+        if token:
+            i = token.end()
+            continue
+        if markup[i] == "\n":
+            column, space_at = 0, None
+        else:
+            column += 1
+            space_at, since_space = (i, 0) if markup[i] == " " else (space_at, since_space + 1)
+            if column > width and space_at is not None:
+                chars[space_at] = "\n"
+                column, space_at = since_space, None
+        i += 1
+    return "".join(chars)
+
+
+Linker = Callable[["NoteBuilder", list[str]], None]
+
+
+@dataclass
+class NoteBuilder:
+    """Text and annotations of one note, written left to right.
+
+    `linker(note, entity_ids)` is called once per markup group, with the group's entities
+    in the order their mentions close, to add the corpus' relations or events.
+    """
+
+    doc_id: str
+    linker: Linker
+    text: str = ""
+    types: dict[str, str] = field(default_factory=dict)
+    fragments: dict[str, tuple[tuple[int, int], ...]] = field(default_factory=dict)
+    relations: list[Relation] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    attributes: list[Attribute] = field(default_factory=list)
+
+    def plain(self, chunk: str) -> None:
+        """Append text with nothing to annotate."""
+        self.text += chunk
+
+    def write(self, markup: str) -> None:
+        """Append marked-up text, creating its entities, then link each group."""
+        open_at: list[int] = []
+        groups: dict[int, list[str]] = {}
+        last: dict[tuple[str, tuple[int, ...]], str] = {}
+        position = 0
+        for token in _MARKUP_TOKEN.finditer(markup):
+            self.plain(markup[position : token.start()])
+            position = token.end()
+            if token.group(0) == "[":
+                open_at.append(len(self.text))
+                continue
+            label = _LABEL.match(token.group(1))
+            if label is None or not open_at:
+                raise ValueError(f"bad markup label {token.group(1)!r}")
+            start = open_at.pop()
+            member_of = tuple(int(g) for g in (label["groups"] or "").split(",") if g)
+            key = (label["type"], member_of)
+            new = line_fragments(self.text[start:], start)
+            if label["more"]:
+                entity_id = last[key]
+                self.fragments[entity_id] += new
+                continue
+            entity_id = self._entity(label["type"], new, label["value"])
+            last[key] = entity_id
+            for group in member_of:
+                groups.setdefault(group, []).append(entity_id)
+        if open_at:
+            raise ValueError("unclosed mention in markup")
+        self.plain(markup[position:])
+        for group in sorted(groups):
+            self.linker(self, groups[group])
+
+    def _entity(self, type_: str, fragments: tuple[tuple[int, int], ...], value: str | None) -> str:
+        entity_id = f"T{len(self.types) + 1}"
+        self.types[entity_id] = type_
+        self.fragments[entity_id] = fragments
+        if value is not None:
+            attribute_id = f"A{len(self.attributes) + 1}"
+            self.attributes.append(Attribute(attribute_id, f"{type_}Val", entity_id, value))
+        return entity_id
+
+    def relation(self, type_: str, arg1: str, arg2: str) -> None:
+        """Add relation `type_` from `arg1` to `arg2`."""
+        self.relations.append(Relation(f"R{len(self.relations) + 1}", type_, arg1, arg2))
+
+    def event(self, type_: str, trigger: str, arguments: tuple[tuple[str, str], ...]) -> None:
+        """Add an event of `type_` anchored on `trigger` with (role, entity id) arguments."""
+        self.events.append(Event(f"E{len(self.events) + 1}", type_, trigger, arguments))
+
+    def document(self) -> Document:
+        """The finished note as a BRAT document."""
+        entities = [
+            Entity.from_offsets(entity_id, type_, self.fragments[entity_id], self.text)
+            for entity_id, type_ in self.types.items()
+        ]
+        return Document(
+            self.doc_id,
+            self.text,
+            entities=entities,
+            relations=list(self.relations),
+            events=list(self.events),
+            attributes=list(self.attributes),
+        )

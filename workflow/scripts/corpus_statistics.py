@@ -1,0 +1,14 @@
+"""Write a dataset's corpus statistics (counts only) as an HTML table for the report."""
+
+from pathlib import Path
+
+from clinprompt.scripting import run_step
+from clinprompt.stats import write_statistics
+
+run_step(
+    snakemake.log[0],
+    write_statistics,
+    Path(snakemake.input[0]).parent,
+    snakemake.output[0],
+    f"Corpus statistics: {snakemake.wildcards.dataset}",
+)
