@@ -39,8 +39,12 @@ def test_defaults_for_omitted_blocks():
     config = validate_config(
         {"datasets": {"d": {"schema": "n2c2-2018", "synthetic": {"kind": "drug_ade"}}}}, SCHEMA
     )
-    assert config["datasets"]["d"]["synthetic"]["documents"] == {"train": 40, "test": 20}
     assert config["datasets"]["d"]["synthetic"]["seed"] == 0
+    parts = dataset_parts(config, "d")
+    assert [(p.split, p.institution) for p in parts] == [("train", "MIMIC"), ("test", "MIMIC")]
+    sdoh = {"datasets": {"s": {"schema": "n2c2-2022-sdoh", "synthetic": {"kind": "sdoh"}}}}
+    parts = dataset_parts(validate_config(sdoh, SCHEMA), "s")
+    assert [p.institution for p in parts] == ["MIMIC", "UW", "MIMIC", "UW"]
 
 
 @pytest.mark.parametrize(

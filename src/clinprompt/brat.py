@@ -277,7 +277,8 @@ def _parse_line(raw: str, number: int, parsed: _Parsed, path: str, trust_offsets
                 f"text field of {ann_id} does not match the text at its offsets",
                 "warning" if trust_offsets else "error",
             )
-        doc.entities.append(Entity(ann_id, type_, tuple(fragments), field_text, number))
+        # Offsets are authoritative: a trusted entity carries the text they point at.
+        doc.entities.append(Entity(ann_id, type_, tuple(fragments), expected, number))
     elif kind == "R":
         tokens = rest.split("\t")[0].split()
         args = [_parse_role_ref(t) for t in tokens[1:]]
@@ -441,11 +442,15 @@ def iter_corpus(
 ) -> Iterator[Document]:
     """Documents of a folder for the pipeline.
 
-    An invalid document stops the run with all of its problems in the message; with
-    `skip_invalid` it is left out whole and its path is appended to `skipped`.
+    An invalid document (a `.txt` without its `.ann` too) stops the run with all of its
+    problems in the message; with `skip_invalid` it is left out whole and its path is
+    appended to `skipped`.
     """
     for problem in orphan_texts(folder):
-        raise InvalidInputError(str(problem))
+        if not skip_invalid:
+            raise InvalidInputError(str(problem))
+        if skipped is not None:
+            skipped.append(problem.path)
     for ann_path in iter_ann_files(folder):
         doc, problems = read_document(ann_path, trust_offsets)
         if doc is not None and schema is not None:

@@ -16,6 +16,7 @@ import yaml
 
 from clinprompt.corpus import CorpusPart
 from clinprompt.errors import ConfigError
+from clinprompt.synth import planned_parts
 
 SYNTHETIC_ROOT = "results/corpora"
 
@@ -80,10 +81,12 @@ def dataset_parts(config: dict, dataset: str) -> list[CorpusPart]:
         ]
     synthetic = settings["synthetic"]
     root = Path(SYNTHETIC_ROOT) / dataset / "brat"
+    planned = planned_parts(
+        synthetic["kind"], synthetic.get("documents"), synthetic.get("institutions")
+    )
     return [
         CorpusPart(split, institution, root / split / institution)
-        for split in synthetic["documents"]
-        for institution in synthetic.get("institutions", ["MIMIC"])
+        for split, institution, _ in planned
     ]
 
 

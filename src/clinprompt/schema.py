@@ -215,12 +215,20 @@ def _schema_from_mapping(data: dict, where: str) -> DatasetSchema:
             name, spec.get("trigger", name), {role: tuple(t) for role, t in roles.items()}
         )
     relations = {
-        name: RelationType(name, tuple(spec["arg1"]), tuple(spec["arg2"]))
+        name: RelationType(
+            name,
+            tuple(_require(spec, "arg1", f"{where}: relations.{name}")),
+            tuple(_require(spec, "arg2", f"{where}: relations.{name}")),
+        )
         for name, spec in (data.get("relations") or {}).items()
     }
     relations.update(_derived_relations(events))
     attributes = {
-        name: AttributeType(name, tuple(spec["targets"]), tuple(spec.get("values") or ()))
+        name: AttributeType(
+            name,
+            tuple(_require(spec, "targets", f"{where}: attributes.{name}")),
+            tuple(spec.get("values") or ()),
+        )
         for name, spec in (data.get("attributes") or {}).items()
     }
     queries = data.get("queries") or {}
@@ -339,8 +347,6 @@ def parse_annotation_conf(path: Path) -> dict:
                 role, types = part.strip().split(":", 1)
                 arguments[re.sub(r"[?*+]$|\{.*\}$", "", role)] = _conf_types(types)
         events[name] = {"trigger": name, "arguments": arguments}
-        if name not in entities:
-            entities.append(name)
     for number, line in sections.get("attributes", []):
         name, _, rest = line.partition("\t") if "\t" in line else line.partition(" ")
         spec = dict(part.strip().split(":", 1) for part in rest.split(",") if ":" in part)
@@ -350,7 +356,9 @@ def parse_annotation_conf(path: Path) -> dict:
             "targets": _conf_types(spec["Arg"]),
             "values": _conf_types(spec.get("Value", "")),
         }
-    _expand_macros(relations, attributes, entities, list(events))
+    _expand_macros(relations, events, attributes, entities, list(events))
+    # Event triggers are text-bound too, but `<ENTITY>` above means the entity types only.
+    entities += [name for name in events if name not in entities]
     return {
         "entities": entities,
         "relations": relations,
@@ -360,15 +368,17 @@ def parse_annotation_conf(path: Path) -> dict:
 
 
 def _expand_macros(
-    relations: dict, attributes: dict, entities: list[str], events: list[str]
+    relations: dict, events: dict, attributes: dict, entities: list[str], event_types: list[str]
 ) -> None:
     """Replace `<ENTITY>`, `<EVENT>` and `<ANY>` in argument and target lists by the types."""
-    macros = {"<ENTITY>": entities, "<EVENT>": events, "<ANY>": entities + events}
+    macros = {"<ENTITY>": entities, "<EVENT>": event_types, "<ANY>": entities + event_types}
 
     def expand(types: list[str]) -> list[str]:
         return [t for name in types for t in macros.get(name, [name])]
 
     for spec in relations.values():
         spec["arg1"], spec["arg2"] = expand(spec["arg1"]), expand(spec["arg2"])
+    for spec in events.values():
+        spec["arguments"] = {role: expand(types) for role, types in spec["arguments"].items()}
     for spec in attributes.values():
         spec["targets"] = expand(spec["targets"])

@@ -37,7 +37,9 @@ CANARY_IDENTIFIERS: tuple[str, ...] = CANARY_NAMES + CANARY_RECORD_NUMBERS + CAN
 
 # `[` opens a mention; `|label]` closes the innermost open one.
 _MARKUP_TOKEN = re.compile(r"\[|\|([^\]|]+)\]")
-_LABEL = re.compile(r"(?P<type>\w+)(?:=(?P<value>\w+))?(?:@(?P<groups>\d+(?:,\d+)*))?(?P<more>\+)?$")
+_LABEL = re.compile(
+    r"(?P<type>\w+)(?:=(?P<value>\w+))?(?:@(?P<groups>\d+(?:,\d+)*))?(?P<more>\+)?$"
+)
 # A fragment: from a non-space character to the last non-space one before a line break.
 _FRAGMENT = re.compile(r"\S(?:[^\n]*\S)?")
 
@@ -63,14 +65,14 @@ def line_fragments(text: str, start: int) -> tuple[tuple[int, int], ...]:
     return tuple((start + m.start(), start + m.end()) for m in _FRAGMENT.finditer(text))
 
 
-def wrap_markup(markup: str, width: int) -> str:
+def wrap_markup(markup: str, width: int, column: int = 0) -> str:
     """Hard-wrap markup text at `width` visible characters, as MIMIC notes are wrapped.
 
-    Markup tokens take no width; a wrapped space inside a mention later splits it into
-    fragments, which is how line-crossing mentions arise.
+    `column` is where the text starts on its line. Markup tokens take no width; a wrapped
+    space inside a mention later splits it into fragments: a line-crossing mention.
     """
     chars = list(markup)
-    column, space_at, since_space, i = 0, None, 0, 0
+    space_at, since_space, i = None, 0, 0
     while i < len(markup):
         token = _MARKUP_TOKEN.match(markup, i)
         if token:
@@ -112,8 +114,11 @@ class NoteBuilder:
         """Append text with nothing to annotate."""
         self.text += chunk
 
-    def write(self, markup: str) -> None:
-        """Append marked-up text, creating its entities, then link each group."""
+    def write(self, markup: str, width: int | None = None) -> None:
+        """Append marked-up text (hard-wrapped at `width` when given), creating its entities,
+        then link each group."""
+        if width is not None:
+            markup = wrap_markup(markup, width, len(self.text) - self.text.rfind("\n") - 1)
         open_at: list[int] = []
         groups: dict[int, list[str]] = {}
         last: dict[tuple[str, tuple[int, ...]], str] = {}

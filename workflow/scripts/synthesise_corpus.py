@@ -1,9 +1,8 @@
 """Generate a synthetic BRAT corpus into the rule's output folder."""
 
-from clinprompt.synth import write_synthetic_corpus
-
 from clinprompt.atomic import atomic_directory
 from clinprompt.scripting import run_step
+from clinprompt.synth import write_synthetic_corpus
 
 
 def synthesise(settings: dict, out: str) -> None:
@@ -12,8 +11,8 @@ def synthesise(settings: dict, out: str) -> None:
             settings["kind"],
             folder,
             seed=settings["seed"],
-            documents=settings["documents"],
-            institutions=settings["institutions"],
+            documents=settings.get("documents"),
+            institutions=settings.get("institutions"),
         )
 
 

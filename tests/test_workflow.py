@@ -1,0 +1,117 @@
+"""The corpus stage run by Snakemake in a temporary folder: outputs, reruns, bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pandas as pd
+import pytest
+
+from tests.conftest import REPO, run_snakemake
+
+pytestmark = pytest.mark.workflow
+
+SMALL = {
+    "datasets": {
+        "drug_ade": {
+            "schema": "n2c2-2018",
+            "synthetic": {"kind": "drug_ade", "seed": 3, "documents": {"train": 6, "test": 3}},
+        },
+        "sdoh": {
+            "schema": "n2c2-2022-sdoh",
+            "synthetic": {
+                "kind": "sdoh",
+                "seed": 4,
+                "documents": {"train": 5, "test": 2},
+                "institutions": ["MIMIC", "UW"],
+            },
+        },
+    },
+    "corpus": {"dev_fraction": 0.2, "dev_seed": 1},
+}
+
+
+@pytest.fixture(scope="module")
+def corpus_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("corpus_stage")
+    result = run_snakemake(workdir, SMALL)
+    assert result.returncode == 0, result.stderr
+    return workdir
+
+
+def test_corpus_stage_outputs(corpus_run):
+    for dataset, docs in (("drug_ade", 9), ("sdoh", 14)):
+        root = corpus_run / "results/corpora" / dataset
+        validation = json.loads((root / "validation.json").read_text())
+        assert validation["documents"] == docs and validation["errors"] == 0
+        documents = pd.read_parquet(root / "tables/documents.parquet")
+        assert len(documents) == docs
+        assert set(documents["split"]) == {"train", "dev", "test"}
+        html = (root / "statistics.html").read_text()
+        assert "<table" in html and "documents" in html
+        for log in ("synthesise", "validate", "tables", "statistics"):
+            assert (corpus_run / "logs/corpus" / dataset / f"{log}.log").is_file()
+    sdoh = pd.read_parquet(corpus_run / "results/corpora/sdoh/tables/documents.parquet")
+    assert set(sdoh["institution"]) == {"MIMIC", "UW"}
+
+
+def test_rerun_after_success_does_nothing(corpus_run):
+    result = run_snakemake(corpus_run, SMALL, "-n")
+    assert result.returncode == 0
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_table_log_counts_line_kinds_without_note_text(corpus_run):
+    from clinprompt.synth import CANARY_IDENTIFIERS
+
+    log = (corpus_run / "logs/corpus/drug_ade/tables.log").read_text()
+    assert "lines per kind" in log and "'T':" in log
+    for path in (corpus_run / "logs").rglob("*.log"):
+        text = path.read_text()
+        assert not any(canary in text for canary in CANARY_IDENTIFIERS), path
+    html = (corpus_run / "results/corpora/drug_ade/statistics.html").read_text()
+    assert not any(canary in html for canary in CANARY_IDENTIFIERS)
+
+
+def test_invalid_user_corpus_fails_with_file_and_line(corpus_run, tmp_path):
+    brat = tmp_path / "brat"
+    shutil.copytree(corpus_run / "results/corpora/drug_ade/brat/train/MIMIC", brat / "train")
+    shutil.copytree(corpus_run / "results/corpora/drug_ade/brat/test/MIMIC", brat / "test")
+    bad = sorted((brat / "train").glob("*.ann"))[0]
+    bad.write_text(bad.read_text() + "T999\tDrug 5 two\tx\n")
+    config = {
+        "datasets": {
+            "real": {
+                "schema": "n2c2-2018",
+                "parts": [
+                    {"split": "train", "institution": "MIMIC", "path": str(brat / "train")},
+                    {"split": "test", "institution": "MIMIC", "path": str(brat / "test")},
+                ],
+            }
+        }
+    }
+    result = run_snakemake(tmp_path, config)
+    assert result.returncode != 0
+    log = (tmp_path / "logs/corpus/real/validate.log").read_text()
+    line = len(bad.read_text().splitlines())
+    assert f"{bad}:{line}: non-integer offset in '5 two'" in log
+    assert "Traceback" not in log
+    assert not (tmp_path / "results/corpora/real/validation.json").exists()
+    config["datasets"]["real"]["skip_invalid"] = True
+    result = run_snakemake(tmp_path, config)
+    assert result.returncode == 0, result.stderr
+    summary = (tmp_path / "logs/corpus/real/tables.log").read_text()
+    assert "skipped 1 invalid documents" in summary
+
+
+def test_repository_config_dry_run(repo=REPO):
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--cores", "1"],
+        cwd=repo, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "synthesise_corpus" in result.stdout
