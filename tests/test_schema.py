@@ -381,3 +381,26 @@ def test_annotation_conf_errors_name_the_line(tmp_path):
     with pytest.raises(ConfigError) as err:
         parse_annotation_conf(tmp_path / "other.conf")
     assert str(err.value) == f"{tmp_path / 'other.conf'}: annotation.conf not found"
+
+
+def test_study_view_relation_ids_never_repeat_existing_ids():
+    from clinprompt.brat import Entity, Event
+
+    text = "Alcohol: denies"
+    doc = Document(
+        "d",
+        text,
+        entities=[
+            Entity.from_offsets("T1", "Alcohol", [(0, 7)], text),
+            Entity.from_offsets("T2", "StatusTime", [(9, 15)], text),
+        ],
+        relations=[Relation("R1", "StatusTime-Alcohol", "T2", "T1")],
+        events=[Event("E1", "Alcohol", "T1", (("Status", "T2"),))],
+    )
+    doc.relations.append(Relation("R2", "StatusTime-Alcohol", "T2", "T1"))
+    sdoh = load_schema("n2c2-2022-sdoh")
+    ids = [r.id for r in sdoh.study_view(doc).relations]
+    assert ids == ["R1", "R2"]
+    doc.relations = [Relation("R2", "History-Alcohol", "T2", "T1")]
+    ids = [r.id for r in sdoh.study_view(doc).relations]
+    assert ids == ["R2", "R1"] and len(set(ids)) == len(ids)

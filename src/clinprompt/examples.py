@@ -214,8 +214,12 @@ def _context(
 
 def _assemble(template: _Template, context: _Context, query: Sequence[int] = ()) -> dict:
     """Model input columns, and `offset`: the input position of the first context token."""
-    columns: dict[str, list[int]] = {"input_ids": [], "token_type_ids": [],
-                                     "token_starts": [], "token_ends": []}  # fmt: skip
+    columns: dict[str, list[int]] = {
+        "input_ids": [],
+        "token_type_ids": [],
+        "token_starts": [],
+        "token_ends": [],
+    }
     offset = 0
     for kind, token, segment in template.items:
         if kind == "context":
@@ -349,6 +353,11 @@ def _outside(spans: Iterable[Span], windows: list[Window]) -> int:
     return sum(not any(w.holds(first, last) for w in windows) for _, first, last in spans)
 
 
+def _counts(*names: str) -> Counter:
+    """Counts that report their zeros too."""
+    return Counter(dict.fromkeys(names, 0))
+
+
 def _row(**values) -> dict:
     return dict.fromkeys(EXAMPLE_SCHEMA.names) | values
 
@@ -378,7 +387,8 @@ def concept_examples(
     template = _Template.of(tokenizer, pair=not settings.soft)
     queries = {t: _encode(tokenizer, schema.concept_queries[t]) for t in schema.concept_types}
     gold = _by_document(entities)
-    rows, counts = [], Counter()
+    rows: list[dict] = []
+    counts = _counts("entities_outside_windows")
     for doc in _documents(documents, tokenizer):
         windows = doc.windows(budget, settings)
         spans = doc.spans(gold.get(doc.key))
@@ -388,9 +398,11 @@ def concept_examples(
             for index, concept in enumerate(schema.concept_types):
                 inputs = _assemble(template, context, () if settings.soft else queries[concept])
                 offset = inputs.pop("offset")
-                inside = [(entity_id, first, last)
-                          for entity_id, (kind, first, last) in spans.items()
-                          if kind == concept and window.holds(first, last)]  # fmt: skip
+                inside = [
+                    (entity_id, first, last)
+                    for entity_id, (kind, first, last) in spans.items()
+                    if kind == concept and window.holds(first, last)
+                ]
                 answers = {} if entities is None else _answers(inside, context, offset)
                 rows.append(_row(
                     example_id=f"{doc.key}:concept:{concept}:w{window.index}", **doc.keys,
@@ -429,18 +441,22 @@ class _RelationLayout:
     def trigger_text(self, text: str, start: int, end: int) -> str:
         """The trigger's text, whitespace-normalised, cut after `max_trigger_tokens` tokens."""
         surface = " ".join(text[start:end].split())
-        offsets = self.tokenizer(surface, add_special_tokens=False, return_offsets_mapping=True,
-                                 split_special_tokens=True)["offset_mapping"]  # fmt: skip
+        offsets = self.tokenizer(
+            surface,
+            add_special_tokens=False,
+            return_offsets_mapping=True,
+            split_special_tokens=True,
+        )["offset_mapping"]
         limit = self.settings.max_trigger_tokens
         return surface if len(offsets) <= limit else surface[: offsets[limit - 1][1]]
 
     def query(self, relation: str, trigger_text: str) -> list[int]:
+        """The hard prompt's query ids (none for soft prompts)."""
         if self.settings.soft:
             return []
         template = self.schema.relation_query_templates[relation]
-        return _encode(self.tokenizer, template.replace("{trigger}", trigger_text))[
-            : self.query_cap
-        ]
+        ids = _encode(self.tokenizer, template.replace("{trigger}", trigger_text))
+        return ids[: self.query_cap]
 
     def context(
         self, doc: _Document, windows: list[Window], first: int, last: int
@@ -531,7 +547,8 @@ def relation_examples(
     layout = _RelationLayout.of(tokenizer, schema, settings)
     asked = _by_document(triggers[triggers["type"].isin(list(schema.relation_queries))])
     gold, links = _by_document(entities), _links(relations)
-    rows, counts = [], Counter()
+    rows: list[dict] = []
+    counts = _counts("triggers_without_tokens", "answers_outside_context")
     for doc in _documents(documents, tokenizer):
         windows = doc.windows(layout.window_budget, settings)
         spans = None if entities is None or relations is None else doc.spans(gold.get(doc.key))
@@ -586,7 +603,8 @@ def bio_examples(
     budget = concept_budget(tokenizer, schema, settings)
     template = _Template.of(tokenizer, pair=False)
     gold = _by_document(entities)
-    rows, counts = [], Counter()
+    rows: list[dict] = []
+    counts = _counts("overlapping_dropped", "entities_outside_windows")
     for doc in _documents(documents, tokenizer):
         windows = doc.windows(budget, settings)
         spans, dropped = {}, 0
@@ -645,9 +663,13 @@ def _candidates(
 
 
 def _pair_context(
-    doc: _Document, sentence: dict[str, int], spans: dict[str, Span], pair: tuple[str, str],
-    budget: int, markers: Sequence[int],
-) -> _Context | None:  # fmt: skip
+    doc: _Document,
+    sentence: dict[str, int],
+    spans: dict[str, Span],
+    pair: tuple[str, str],
+    budget: int,
+    markers: Sequence[int],
+) -> _Context | None:
     """The pair's sentence(s) cut to the budget around it, with `[s1] [s2] [e1] [e2]`."""
     (arg1, arg2), (s1, e1, s2, e2) = pair, markers
     (_, f1, l1), (_, f2, l2) = spans[arg1], spans[arg2]
@@ -690,7 +712,8 @@ def pair_examples(
     template = _Template.of(tokenizer, pair=False)
     gold = _pair_links(relations)
     by_doc, keys = _by_document(entities), set(documents["document"])
-    rows, counts = [], Counter()
+    rows: list[dict] = []
+    counts = _counts("pairs_too_long", "relations_without_candidate")
     for doc in _documents(documents, tokenizer):
         windows = doc.windows(window_budget, settings)
         spans = doc.spans(by_doc.get(doc.key))
@@ -726,7 +749,7 @@ def downsample_negatives(frame: pd.DataFrame, ratio: float, seed: int) -> tuple[
     without gold answers, are never dropped. Returns the table and the number dropped.
     """
     known = frame["answer_starts"].map(lambda a: a is not None)
-    empty = known & frame["answer_starts"].map(lambda a: a is not None and len(a) == 0)
+    empty = frame["answer_starts"].map(lambda a: a is not None and len(a) == 0)
     drop: set[str] = set()
     for task in ("concept", "relation"):
         train = known & (frame["split"] == "train") & (frame["task"] == task)

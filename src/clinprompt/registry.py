@@ -46,10 +46,11 @@ class SizeDefaults:
 
 
 # Starting points, overridable per model. Encoder rates shrink with size as in the BERT/GatorTron
-# literature; prompts need 1e-3..1e-2. Memory: 345M unfrozen at B=32 x 512 peaks near 21 GiB in
-# bf16 (docs: gpu-anchors); 3.9B needs checkpointing to train unfrozen on one 80 GB card; the
-# fp32 weights, gradients and AdamW moments of 8.9B (~142 GB) need their states sharded over two.
+# literature; prompts need 1e-3..1e-2. Memory: 345M unfrozen at B=32 x 512 peaked near 21 GiB in
+# bf16 with SDPA on an H200; 3.9B needs checkpointing to train unfrozen on one 80 GB card; the
+# fp32 weights, gradients and AdamW moments of 8.9B (~142 GB) must be sharded over two or more.
 SIZE_DEFAULTS = (
+    # up to parameters, batch size, lr encoder/prompt/head, GPUs, GPU GB, checkpointing
     SizeDefaults(200e6, 32, 3e-5, 5e-3, 1e-3, 1, 16, False),
     SizeDefaults(1e9, 32, 2e-5, 5e-3, 5e-4, 1, 40, False),
     SizeDefaults(5e9, 8, 1e-5, 3e-3, 3e-4, 1, 80, True),
@@ -107,14 +108,11 @@ def local_config(path: str) -> dict | None:
     """The `config.json` mapping behind `path` if it is available without building anything."""
     if path.startswith("tiny:"):
         return tiny_config(path.removeprefix("tiny:"))
-    if path.startswith("package:") or Path(path).is_dir() or HUB_ID.match(path):
-        try:
-            config_file = resolve_model_path(path) / "config.json"
-        except ConfigError:
-            return None
-        if config_file.is_file():
-            return json.loads(config_file.read_text(encoding="utf-8"))
-    return None
+    try:
+        config_file = resolve_model_path(path) / "config.json"
+    except ConfigError:
+        return None
+    return json.loads(config_file.read_text(encoding="utf-8")) if config_file.is_file() else None
 
 
 def model_spec(name: str, entry: Mapping) -> ModelSpec:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from itertools import count
 from pathlib import Path
 
 import yaml
@@ -149,6 +150,8 @@ class DatasetSchema:
         types = {e.id: e.type for e in doc.entities}
         relations = list(doc.relations)
         seen = {(r.type, r.arg1, r.arg2) for r in relations}
+        taken = {r.id for r in relations}
+        fresh = (f"R{n}" for n in count(1) if f"R{n}" not in taken)
         for event in doc.events:
             for _, ref in event.arguments:
                 if ref not in types:
@@ -156,7 +159,7 @@ class DatasetSchema:
                 key = (f"{types[ref]}-{event.type}", ref, event.trigger)
                 if key not in seen:
                     seen.add(key)
-                    relations.append(Relation(f"R{len(relations) + 1}", *key))
+                    relations.append(Relation(next(fresh), *key))
         return Document(
             doc.doc_id,
             doc.text,

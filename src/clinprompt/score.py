@@ -119,7 +119,7 @@ def macro(table: CountTable) -> tuple[float, float, float]:
     from run to run, so its last bit is not reproducible anyway.
     """
     per_document = prf(table.per_document)
-    n = max(len(per_document), 1)
+    n = len(per_document)
     precision, recall, f1 = (math.fsum(column) / n for column in per_document.T)
     return precision, recall, f1
 
@@ -262,7 +262,9 @@ def _relation_match(sys: np.ndarray, gold: np.ndarray, entity_match: np.ndarray)
     return same_type & arg1 & arg2
 
 
-def _count(match: np.ndarray, sys_types: np.ndarray, gold_types: np.ndarray, rows: int):
+def _count(
+    match: np.ndarray, sys_types: np.ndarray, gold_types: np.ndarray, rows: int
+) -> np.ndarray:
     """tp/fp/fn per row of one document, shape (rows, 3), with the duplicates rule.
 
     The official loop marks every gold item a system item matches and drops the system item
@@ -377,7 +379,7 @@ def _ci_cell(table: CountTable) -> str:
 
 def _format_target(evaluation: Evaluation, target: str) -> list[str]:
     strict, lenient = (evaluation.table(target, mode) for mode in MODES)
-    width = max(20, *(len(str(row)) for row in strict.rows))
+    width = max([20, *(len(str(row)) for row in strict.rows)])
     rule = f"{'':{width}}  {'':-^22}    {'':-^22}"
     lines = [
         f"{f' {target.upper()} ':*^{width + 50}}",
