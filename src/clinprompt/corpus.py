@@ -21,7 +21,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from clinprompt.atomic import atomic_write_text
-from clinprompt.brat import Document, iter_ann_files, iter_corpus, validate_corpus
+from clinprompt.brat import (
+    Attribute,
+    Document,
+    Entity,
+    Event,
+    Relation,
+    iter_ann_files,
+    iter_corpus,
+    validate_corpus,
+)
 from clinprompt.errors import InvalidInputError
 from clinprompt.schema import DatasetSchema
 
@@ -238,3 +247,46 @@ def write_corpus_tables(
     tables, summary = build_tables(parts, schema, **options)
     tables.write(out_dir)
     return summary
+
+
+def table_documents(tables: CorpusTables, keys: list[str] | None = None) -> dict[str, Document]:
+    """Documents rebuilt from the tables (study-view relations, events, attributes), by key."""
+    docs = tables.documents
+    if keys is not None:
+        docs = docs[docs["document"].isin(keys)]
+    grouped = {
+        kind: dict(tuple(getattr(tables, kind).groupby("document", sort=False)))
+        for kind in ("entities", "relations", "events", "attributes")
+    }
+    empty = {kind: getattr(tables, kind).iloc[:0] for kind in grouped}
+
+    def rows(kind: str, key: str) -> pd.DataFrame:
+        return grouped[kind].get(key, empty[kind])
+
+    result = {}
+    for key, doc_id, text in zip(docs["document"], docs["doc_id"], docs["text"], strict=True):
+        result[key] = Document(
+            doc_id,
+            text,
+            entities=[
+                Entity(
+                    r.entity_id, r.type, tuple((f["start"], f["end"]) for f in r.fragments), r.text
+                )
+                for r in rows("entities", key).itertuples()
+            ],
+            relations=[
+                Relation(r.relation_id, r.type, r.arg1, r.arg2)
+                for r in rows("relations", key).itertuples()
+            ],
+            events=[
+                Event(
+                    r.event_id, r.type, r.trigger, tuple((a["role"], a["id"]) for a in r.arguments)
+                )
+                for r in rows("events", key).itertuples()
+            ],
+            attributes=[
+                Attribute(r.attribute_id, r.type, r.target, r.value, r.kind)
+                for r in rows("attributes", key).itertuples()
+            ],
+        )
+    return result

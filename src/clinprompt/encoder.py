@@ -214,13 +214,15 @@ class Embeddings(nn.Module):
         self.word_embeddings = nn.Embedding(config.vocab_size, h, padding_idx=config.pad_token_id)
         self.position_embeddings = nn.Embedding(config.max_position_embeddings, h)
         self.token_type_embeddings = nn.Embedding(config.type_vocab_size, h)
+        self.first_added_id = config.vocab_size
+        self.added_embeddings: nn.Embedding | None = None
         if not config.pre_layer_norm:
             self.LayerNorm = nn.LayerNorm(h, eps=config.layer_norm_eps)
 
     def forward(
         self, input_ids: Tensor, token_type_ids: Tensor | None, prompt_embeds: Tensor | None
     ) -> Tensor:
-        words = self.word_embeddings(input_ids)
+        words = self._words(input_ids)
         n_prompt = 0 if prompt_embeds is None else prompt_embeds.shape[1]
         # A model with one token type (RoBERTa) cannot represent segments: all get type 0.
         if token_type_ids is None or self.config.type_vocab_size == 1:
@@ -233,6 +235,21 @@ class Embeddings(nn.Module):
         if not self.config.pre_layer_norm:
             embeddings = self.LayerNorm(embeddings)
         return F.dropout(embeddings, self.config.hidden_dropout, self.training)
+
+    def add_tokens(self, first_id: int, count: int) -> None:
+        """Give token ids `first_id .. first_id + count - 1` (marker tokens added to the
+        tokenizer) their own embedding table, initialised like BERT's, kept out of `freeze`."""
+        self.first_added_id = first_id
+        self.added_embeddings = nn.Embedding(count, self.config.hidden_size)
+        nn.init.normal_(self.added_embeddings.weight, std=0.02)
+
+    def _words(self, input_ids: Tensor) -> Tensor:
+        if self.added_embeddings is None:
+            return self.word_embeddings(input_ids)
+        added = input_ids >= self.first_added_id
+        words = self.word_embeddings(input_ids.masked_fill(added, self.config.pad_token_id))
+        extra = self.added_embeddings((input_ids - self.first_added_id).clamp(min=0))
+        return torch.where(added[..., None], extra.to(words.dtype), words)
 
     def _positions(self, input_ids: Tensor, n_prompt: int) -> Tensor:
         if self.config.architecture != "roberta":
@@ -289,9 +306,13 @@ class Encoder(nn.Module):
         return hidden[:, n_prompt:]
 
     def freeze(self) -> Encoder:
-        """Stop gradients for every encoder parameter (the soft-frozen strategy)."""
-        for parameter in self.parameters():
-            parameter.requires_grad_(False)
+        """Stop gradients for every pretrained parameter (the soft-frozen strategy).
+
+        Embeddings of added marker tokens stay trainable: they are new, and frozen random
+        rows could not tell the markers apart.
+        """
+        for name, parameter in self.named_parameters():
+            parameter.requires_grad_(name.startswith("embeddings.added_embeddings."))
         return self
 
     def _check_prefix(self, prefix_kv: PrefixKV | None, batch: int) -> None:

@@ -1,0 +1,265 @@
+"""One grid cell end to end: corpus tables in, a trained model, BRAT predictions and metrics out.
+
+A cell is (dataset, model, strategy, prompt length, shots, training institution, seed).
+`train_cell` draws the few-shot training documents, builds the strategy's examples, trains
+with model selection on the dev documents of the training institution (scored end to end, as
+test will be), and saves the best trainable weights with a summary. `predict_cell` loads them,
+predicts every test document of one test institution from its text alone, writes one `.ann`
+per document (empty when nothing is found) and the metrics JSON: the scorer's output with
+bootstrap intervals, events for event corpora, trainable parameters, training time, peak
+memory and tokens/s.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import torch
+
+from clinprompt.atomic import atomic_directory, atomic_write_text
+from clinprompt.bootstrap import resample_weights, with_interval, with_intervals
+from clinprompt.corpus import CorpusTables, table_documents
+from clinprompt.encoder import load_encoder
+from clinprompt.errors import ConfigError
+from clinprompt.event_score import evaluate_events
+from clinprompt.event_score import to_json as events_json
+from clinprompt.examples import (
+    ExampleSettings,
+    add_marker_tokens,
+    bio_label_names,
+    build_examples,
+    draw_shots,
+    prompt_types,
+)
+from clinprompt.models import ExtractionModel, ModelSettings, seeded_model
+from clinprompt.predict import Predictor, write_predictions
+from clinprompt.registry import ModelSpec, resolve_model_path
+from clinprompt.schema import DatasetSchema, load_schema
+from clinprompt.score import DocumentPair, evaluate, to_json
+from clinprompt.train import Trainer, TrainSettings, atomic_save
+
+log = logging.getLogger(__name__)
+
+BEST = "best.pt"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One point of the study's grid."""
+
+    dataset: str
+    model: str
+    strategy: str
+    prompt_length: int
+    shots: int | str
+    train_institution: str
+    seed: int
+
+    def folder(self, root: str | Path = "results") -> Path:
+        """The cell's readable output folder."""
+        return Path(root, self.dataset, self.model, self.strategy, f"p{self.prompt_length}",
+                    f"k{self.shots}", self.train_institution, f"seed{self.seed}")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CellSettings:
+    """Everything besides the cell itself that shapes its run."""
+
+    train: TrainSettings = field(default_factory=TrainSettings)
+    max_length: int = 512
+    stride: int = 128
+    negative_ratio: float | None = None
+    prompt_mode: str = "deep"
+    reparameterize: int | None = None
+    max_span_width: int = 32
+    match_hidden: int = 2048
+    eval_batch_size: int = 64
+    bootstrap: int = 1000
+    device: str = "auto"
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _example_settings(cell: Cell, settings: CellSettings, training: bool) -> ExampleSettings:
+    input_prompt = settings.prompt_mode == "input" and cell.strategy.startswith("soft")
+    return ExampleSettings(
+        cell.strategy,
+        max_length=settings.max_length,
+        stride=settings.stride,
+        prompt_tokens=cell.prompt_length if input_prompt else 0,
+        negative_ratio=settings.negative_ratio if training else None,
+        seed=cell.seed,
+    )
+
+
+def build_model(
+    cell: Cell, spec: ModelSpec, schema: DatasetSchema, settings: CellSettings
+) -> tuple[ExtractionModel, object]:
+    """The cell's model and tokenizer, initialised from the checkpoint and the seed."""
+    encoder, tokenizer = load_encoder(resolve_model_path(spec))
+    if settings.max_length > encoder.config.max_tokens:
+        raise ConfigError(
+            f"max_length {settings.max_length} exceeds the {encoder.config.max_tokens} "
+            f"positions of model '{cell.model}'"
+        )
+    first_added = len(tokenizer)
+    added = add_marker_tokens(tokenizer, cell.strategy)
+    model_settings = ModelSettings(
+        cell.strategy, cell.prompt_length, settings.prompt_mode, settings.reparameterize,
+        settings.max_span_width, settings.match_hidden,
+    )  # fmt: skip
+    torch.manual_seed(cell.seed)
+    if added:
+        encoder.embeddings.add_tokens(first_added, len(added))
+    model = seeded_model(
+        encoder, model_settings, cell.seed,
+        n_prompt_types=len(prompt_types(schema)),
+        n_bio_labels=len(bio_label_names(schema)),
+        n_relation_types=len(schema.relation_types),
+    )  # fmt: skip
+    return model.to(_device(settings.device)), tokenizer
+
+
+def _select(tables: CorpusTables, keys: list[str]) -> CorpusTables:
+    """The tables restricted to the documents `keys`."""
+    return CorpusTables(
+        **{kind: frame[frame["document"].isin(keys)].reset_index(drop=True)
+           for kind, frame in vars(tables).items()}
+    )  # fmt: skip
+
+
+def score_predictions(
+    gold: dict[str, object], predicted: dict[str, object], schema: DatasetSchema,
+    bootstrap: int = 0, seed: int = 0,
+) -> dict:  # fmt: skip
+    """The scorer's JSON (with bootstrap intervals when `bootstrap` > 0, events if any)."""
+    pairs = [DocumentPair(key, gold[key], predicted[key], key, key) for key in sorted(gold)]
+    evaluation = evaluate(pairs, schema)
+    weights = resample_weights(len(pairs), bootstrap, seed) if bootstrap else None
+    if weights is not None:
+        evaluation = with_intervals(evaluation, weights)
+    report = to_json(evaluation)
+    if schema.events:
+        events = evaluate_events(pairs, schema)
+        if weights is not None:
+            events = replace(events, table=with_interval(events.table, weights))
+        report["events"] = events_json(events)
+    return report
+
+
+def _dev_scorer(predictor: Predictor, tables: CorpusTables, schema: DatasetSchema):
+    gold = table_documents(tables)
+
+    def score(model: ExtractionModel) -> dict:
+        report = score_predictions(gold, predictor.predict(tables.documents), schema)
+        concepts = report["entities"]["strict"]["micro"]["f1"]
+        relations = report["relations"]["strict"]["micro"]["f1"]
+        return {"score": (concepts + relations) / 2, "concepts_f1": concepts,
+                "relations_f1": relations}  # fmt: skip
+
+    return score
+
+
+def train_cell(
+    cell: Cell, tables_dir: Path, schema_name: str, spec: ModelSpec,
+    settings: CellSettings, folder: Path,
+) -> dict:  # fmt: skip
+    """Train the cell; write `best.pt` and `train.json` into `folder`; return the summary."""
+    folder = Path(folder)
+    tables = CorpusTables.read(tables_dir)
+    schema = load_schema(schema_name)
+    documents = tables.documents
+    if cell.train_institution not in set(documents["institution"]):
+        raise ConfigError(
+            f"training institution '{cell.train_institution}' not in dataset {cell.dataset} "
+            f"(has {', '.join(sorted(set(documents['institution'])))})"
+        )
+    train_keys = draw_shots(documents, cell.shots, cell.seed, cell.train_institution)
+    dev = documents[
+        (documents["split"] == "dev") & (documents["institution"] == cell.train_institution)
+    ]
+    if dev.empty:
+        raise ConfigError(f"no dev documents from {cell.train_institution} to select the model on")
+    model, tokenizer = build_model(cell, spec, schema, settings)
+    train_set = build_examples(
+        _select(tables, train_keys), schema, tokenizer, _example_settings(cell, settings, True)
+    )
+    predictor = Predictor(
+        model, tokenizer, schema, _example_settings(cell, settings, False), settings.eval_batch_size
+    )
+    score_dev = _dev_scorer(predictor, _select(tables, list(dev["document"])), schema)
+    trainer = Trainer(
+        model, train_set.frame, score_dev, settings.train, folder, tokenizer.pad_token_id
+    )
+    started = time.perf_counter()
+    result = trainer.run()
+    atomic_save({name: t for name, t in trainer.best_state.items()}, folder / BEST)
+    summary = {
+        "cell": asdict(cell),
+        "train_documents": len(train_keys),
+        "dev_documents": len(dev),
+        "examples": train_set.counts,
+        "parameters": model.trainable(),
+        "best_epoch": result.best_epoch,
+        "best_dev_score": result.best_score,
+        "epochs_run": result.epochs_run,
+        "train_seconds": result.train_seconds,
+        "wall_seconds": time.perf_counter() - started,
+        "tokens_per_second": result.tokens_per_second,
+        "padding_waste": result.padding_waste,
+        "peak_memory_mb": result.peak_memory_mb,
+        "history": result.history,
+    }
+    atomic_write_text(folder / "train.json", json.dumps(summary, indent=1) + "\n")
+    return summary
+
+
+def predict_cell(
+    cell: Cell, tables_dir: Path, schema_name: str, spec: ModelSpec, settings: CellSettings,
+    folder: Path, test_institution: str, predictions_dir: Path, metrics_path: Path,
+) -> dict:  # fmt: skip
+    """Predict and score the test documents of one institution; return the metrics."""
+    folder = Path(folder)
+    tables = CorpusTables.read(tables_dir)
+    schema = load_schema(schema_name)
+    docs = tables.documents
+    test = docs[(docs["split"] == "test") & (docs["institution"] == test_institution)]
+    if test.empty:
+        raise ConfigError(f"no test documents from institution '{test_institution}'")
+    model, tokenizer = build_model(cell, spec, schema, settings)
+    best = folder / BEST
+    if not best.is_file():
+        raise ConfigError(f"{best}: trained weights not found (run training first)")
+    model.load_state_dict(torch.load(best, weights_only=True), strict=False)
+    predictor = Predictor(model, tokenizer, schema, _example_settings(cell, settings, False),
+                          settings.eval_batch_size)  # fmt: skip
+    started = time.perf_counter()
+    predicted = predictor.predict(test.reset_index(drop=True))
+    predict_seconds = time.perf_counter() - started
+    with atomic_directory(predictions_dir) as tmp:
+        write_predictions(predicted, tmp)
+    gold = table_documents(_select(tables, list(test["document"])))
+    report = score_predictions(gold, predicted, schema, settings.bootstrap, cell.seed)
+    training = json.loads((folder / "train.json").read_text(encoding="utf-8"))
+    report["cell"] = {**asdict(cell), "test_institution": test_institution}
+    report["cost"] = {
+        key: training[key]
+        for key in ("parameters", "train_seconds", "tokens_per_second", "peak_memory_mb",
+                    "padding_waste", "best_epoch", "epochs_run")
+    }  # fmt: skip
+    report["cost"]["predict_seconds"] = predict_seconds
+    atomic_write_text(metrics_path, json.dumps(report, indent=1) + "\n")
+    log.info(
+        "test %s: strict micro F1 concepts %.4f relations %.4f",
+        test_institution, report["entities"]["strict"]["micro"]["f1"],
+        report["relations"]["strict"]["micro"]["f1"],
+    )  # fmt: skip
+    return report

@@ -1,0 +1,271 @@
+"""The training loop of one cell: examples in, the best model on dev out.
+
+In: an `ExtractionModel`, the training example table and a dev scorer (a function from the
+model to dev metrics). Out: the model holding its best-on-dev weights, a `TrainResult`, a
+JSON-lines log (one line per epoch) and checkpoints. The loop is plain: AdamW with one
+learning rate per parameter group (encoder, prompts, heads), linear warm-up then linear decay,
+gradient clipping and accumulation, bf16 autocast on GPU (fp32 on CPU), length-bucketed
+batches whose order depends on the seed and epoch only. A checkpoint is written after every
+epoch and when SIGTERM arrives (SLURM preemption) — the run then stops with `Preempted` — and a
+restarted run resumes from it, mid-epoch included, to the same final weights.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import resource
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from clinprompt.batching import bucketed_batches, collate, padding_waste, to_device
+from clinprompt.errors import ClinpromptError
+from clinprompt.models import ExtractionModel, autocast
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT = "checkpoint.pt"
+
+
+class Preempted(ClinpromptError):
+    """SIGTERM arrived: a checkpoint was written and the run stopped; rerun to resume."""
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Optimisation settings of a cell."""
+
+    epochs: int = 5
+    batch_size: int = 16
+    grad_accumulation: int = 1
+    lr_encoder: float = 3e-5
+    lr_prompt: float = 5e-3
+    lr_head: float = 1e-3
+    warmup: float = 0.1
+    weight_decay: float = 0.01
+    max_grad_norm: float = 1.0
+    patience: int | None = None
+    seed: int = 0
+
+
+@dataclass
+class TrainResult:
+    """What training achieved and what it cost."""
+
+    best_epoch: int = 0
+    best_score: float = -1.0
+    epochs_run: int = 0
+    train_seconds: float = 0.0
+    tokens: int = 0
+    padding_waste: float = 0.0
+    peak_memory_mb: float = 0.0
+    history: list[dict] = field(default_factory=list)
+
+    @property
+    def tokens_per_second(self) -> float:
+        """Real (unpadded) training tokens per second of training time."""
+        return self.tokens / self.train_seconds if self.train_seconds else 0.0
+
+
+def _peak_memory_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def trainable_state(model: ExtractionModel) -> dict[str, torch.Tensor]:
+    """The parameters that training changes (frozen encoder weights come from the checkpoint)."""
+    return {
+        name: p.detach().cpu().clone() for name, p in model.named_parameters() if p.requires_grad
+    }
+
+
+def atomic_save(obj: object, path: Path) -> None:
+    """`torch.save` that never leaves a half-written file behind."""
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+class _Sigterm:
+    """Turns SIGTERM into a flag the loop checks between optimiser steps."""
+
+    def __init__(self) -> None:
+        self.received = False
+
+    def __enter__(self) -> _Sigterm:
+        self.previous = signal.signal(signal.SIGTERM, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.received = True
+
+    def __exit__(self, *exc: object) -> None:
+        signal.signal(signal.SIGTERM, self.previous)
+
+
+class Trainer:
+    """Trains one model; `run` returns when training ends, raises `Preempted` on SIGTERM."""
+
+    def __init__(
+        self,
+        model: ExtractionModel,
+        examples: pd.DataFrame,
+        score_dev: Callable[[ExtractionModel], dict],
+        settings: TrainSettings,
+        folder: Path,
+        pad_id: int,
+    ) -> None:
+        self.model, self.examples, self.score_dev = model, examples, score_dev
+        self.settings, self.folder, self.pad_id = settings, Path(folder), pad_id
+        self.device = next(model.parameters()).device
+        groups = model.parameter_groups(settings.lr_encoder, settings.lr_prompt, settings.lr_head)
+        self.optimizer = torch.optim.AdamW(
+            groups, weight_decay=settings.weight_decay, fused=self.device.type == "cuda"
+        )
+        steps_per_epoch = math.ceil(len(self._batches(0)) / max(1, settings.grad_accumulation))
+        total = max(1, steps_per_epoch * settings.epochs)
+        warmup = int(settings.warmup * total)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer,
+            lambda step: min(
+                (step + 1) / max(1, warmup), max(0.0, (total - step) / max(1, total - warmup))
+            ),
+        )
+        self.result = TrainResult()
+        self.best_state: dict[str, torch.Tensor] | None = None
+
+    def _batches(self, epoch: int) -> list[tuple[str, list[int]]]:
+        return bucketed_batches(self.examples, self.settings.batch_size, self.settings.seed + epoch)
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def _save(self, epoch: int, step: int) -> None:
+        atomic_save(
+            {
+                "epoch": epoch,
+                "step": step,
+                "model": trainable_state(self.model),
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "rng": torch.get_rng_state(),
+                "result": asdict(self.result),
+                "best_state": self.best_state,
+            },
+            self.folder / CHECKPOINT,
+        )
+
+    def _resume(self) -> tuple[int, int]:
+        path = self.folder / CHECKPOINT
+        if not path.is_file():
+            return 0, 0
+        state = torch.load(path, weights_only=False)
+        self.model.load_state_dict(state["model"], strict=False)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng"])
+        self.result = TrainResult(**state["result"])
+        self.best_state = state["best_state"]
+        log.info("resumed from %s at epoch %d, batch %d", path, state["epoch"] + 1, state["step"])
+        return state["epoch"], state["step"]
+
+    # ------------------------------------------------------------------ loop
+
+    def run(self) -> TrainResult:
+        """Train to the end (or to early stopping) and load the best weights."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        epoch, skip = self._resume()
+        with _Sigterm() as sigterm:
+            while epoch < self.settings.epochs and not self._stopped_early():
+                self._epoch(epoch, skip, sigterm)
+                skip = 0
+                epoch += 1
+                self._save(epoch, 0)
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state, strict=False)
+        self.result.peak_memory_mb = max(self.result.peak_memory_mb, _peak_memory_mb(self.device))
+        return self.result
+
+    def _stopped_early(self) -> bool:
+        patience = self.settings.patience
+        return patience is not None and self.result.epochs_run - self.result.best_epoch >= patience
+
+    def _epoch(self, epoch: int, skip: int, sigterm: _Sigterm) -> None:
+        settings = self.settings
+        batches = self._batches(epoch)
+        self.model.train()
+        started = time.perf_counter()
+        loss_sum = torch.zeros((), device=self.device)
+        tokens = 0
+        bar = tqdm(
+            total=len(batches), initial=skip, desc=f"epoch {epoch + 1}/{settings.epochs}",
+            file=sys.stderr, mininterval=10, leave=False,
+        )  # fmt: skip
+        for index in range(skip, len(batches)):
+            kind, rows = batches[index]
+            batch = to_device(collate(self.examples, kind, rows, self.pad_id), self.device)
+            tokens += sum(len(ids) for ids in self.examples["input_ids"].iloc[rows])
+            with autocast(self.device):
+                loss = self.model.loss(batch) / settings.grad_accumulation
+            loss.backward()
+            loss_sum += loss.detach()
+            if (index + 1) % settings.grad_accumulation == 0 or index + 1 == len(batches):
+                self._step()
+                if sigterm.received:
+                    self._save(epoch, index + 1)
+                    bar.close()
+                    raise Preempted(
+                        f"SIGTERM at epoch {epoch + 1}, batch {index + 1}: checkpoint written to "
+                        f"{self.folder / CHECKPOINT}; run again to resume"
+                    )
+            bar.update()
+        bar.close()
+        seconds = time.perf_counter() - started
+        self._end_epoch(epoch, loss_sum, len(batches) - skip, tokens, seconds, batches)
+
+    def _step(self) -> None:
+        trainable = [p for g in self.optimizer.param_groups for p in g["params"]]
+        torch.nn.utils.clip_grad_norm_(trainable, self.settings.max_grad_norm)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+
+    def _end_epoch(
+        self, epoch: int, loss_sum: torch.Tensor, n_batches: int, tokens: int, seconds: float,
+        batches: list[tuple[str, list[int]]],
+    ) -> None:  # fmt: skip
+        dev = self.score_dev(self.model)
+        self.model.train()
+        result = self.result
+        result.epochs_run = epoch + 1
+        result.train_seconds += seconds
+        result.tokens += tokens
+        result.padding_waste = padding_waste(self.examples, batches)
+        if dev["score"] > result.best_score:
+            result.best_score, result.best_epoch = dev["score"], epoch + 1
+            self.best_state = trainable_state(self.model)
+        line = {
+            "epoch": epoch + 1,
+            "loss": float(loss_sum) / max(1, n_batches) * self.settings.grad_accumulation,
+            **{f"dev_{k}": v for k, v in dev.items()},
+            "tokens_per_second": tokens / seconds if seconds else 0.0,
+            "seconds": seconds,
+        }
+        result.history.append(line)
+        with open(self.folder / "train_log.jsonl", "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(line) + "\n")
+        log.info(
+            "epoch %d/%d loss %.4f dev strict F1 concepts %.4f relations %.4f tokens/s %.0f",
+            epoch + 1, self.settings.epochs, line["loss"], dev.get("concepts_f1", 0.0),
+            dev.get("relations_f1", 0.0), line["tokens_per_second"],
+        )  # fmt: skip
