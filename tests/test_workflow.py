@@ -115,3 +115,39 @@ def test_repository_config_dry_run(repo=REPO):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "synthesise_corpus" in result.stdout
+
+
+CELL_CONFIG = {
+    **SMALL,
+    "training": {"epochs": 1, "max_length": 96, "stride": 16, "match_hidden": 32,
+                 "bootstrap": 10, "negative_ratio": 0.5},
+}  # fmt: skip
+
+
+def test_targeted_cell_builds_only_its_dependencies(tmp_path):
+    cell = "results/sdoh/tiny-bert/soft/p4/k3/UW/seed1"
+    target = f"{cell}/metrics/MIMIC.json"
+    dry = run_snakemake(tmp_path, CELL_CONFIG, target, "-n")
+    assert dry.returncode == 0, dry.stderr
+    jobs = {line.split()[0]: int(line.split()[1]) for line in dry.stdout.splitlines()
+            if line.split()[:1] and line.split()[0] in
+            {"synthesise_corpus", "validate_corpus", "corpus_tables", "train_cell",
+             "predict_cell", "corpus_statistics"}}  # fmt: skip
+    assert jobs == {"synthesise_corpus": 1, "validate_corpus": 1, "corpus_tables": 1,
+                    "train_cell": 1, "predict_cell": 1}  # fmt: skip
+    result = run_snakemake(tmp_path, CELL_CONFIG, target)
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((tmp_path / target).read_text())
+    assert metrics["cell"]["test_institution"] == "MIMIC"
+    assert metrics["cell"]["train_institution"] == "UW" and metrics["cell"]["shots"] == 3
+    assert "events" in metrics
+    train = json.loads((tmp_path / cell / "train.json").read_text())
+    assert train["train_documents"] == 3
+    predictions = sorted(p.name for p in (tmp_path / cell / "predictions/MIMIC").glob("*.ann"))
+    gold = sorted(p.name for p in (tmp_path / "results/corpora/sdoh/brat/test/MIMIC").glob("*.ann"))
+    assert predictions == gold
+    log = (tmp_path / "logs/train/sdoh/tiny-bert/soft/p4/k3/UW/seed1.log").read_text()
+    assert "epoch 1/1 loss" in log
+    from clinprompt.synth import CANARY_IDENTIFIERS
+
+    assert not any(canary in log for canary in CANARY_IDENTIFIERS)

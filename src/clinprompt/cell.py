@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import torch
@@ -263,3 +263,18 @@ def predict_cell(
         report["relations"]["strict"]["micro"]["f1"],
     )  # fmt: skip
     return report
+
+
+TRAIN_KEYS = {f.name for f in fields(TrainSettings)}
+CELL_KEYS = {f.name for f in fields(CellSettings)} - {"train"}
+SPEC_DEFAULTS = ("batch_size", "lr_encoder", "lr_prompt", "lr_head")
+
+
+def cell_settings(config: dict, spec: ModelSpec, seed: int) -> CellSettings:
+    """A cell's settings: the config's `training` block over the model's size defaults."""
+    training = config.get("training") or {}
+    rates = {key: getattr(spec, key) for key in SPEC_DEFAULTS}
+    train = {**rates, **{k: v for k, v in training.items() if k in TRAIN_KEYS}, "seed": seed}
+    return CellSettings(
+        train=TrainSettings(**train), **{k: v for k, v in training.items() if k in CELL_KEYS}
+    )

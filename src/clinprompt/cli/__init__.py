@@ -13,12 +13,13 @@ import sys
 from collections.abc import Sequence
 
 from clinprompt.cli import brat as brat_commands
+from clinprompt.cli import cell as cell_commands
 from clinprompt.cli import corpus as corpus_commands
 from clinprompt.cli import score as score_commands
 from clinprompt.cli import synth as synth_commands
 from clinprompt.errors import ClinpromptError
 
-COMMAND_GROUPS = (brat_commands, synth_commands, corpus_commands, score_commands)
+COMMAND_GROUPS = (brat_commands, synth_commands, corpus_commands, score_commands, cell_commands)
 
 
 def build_parser() -> argparse.ArgumentParser:
