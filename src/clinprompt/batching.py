@@ -87,7 +87,7 @@ def collate(frame: pd.DataFrame, kind: str, rows: list[int], pad_id: int) -> dic
     if kind == "pair":
         batch["marker_positions"] = _pad(part["marker_positions"].tolist(), 4, 0)
         if part["label"].notna().all():
-            batch["label"] = torch.as_tensor(part["label"].astype(int).to_numpy())
+            batch["label"] = torch.tensor(part["label"].astype(int).to_numpy())
     elif kind == "bio" and part["labels"].notna().all():
         batch["labels"] = _pad(part["labels"].tolist(), width, -100)
     elif kind == "span" and part["answer_starts"].notna().all():

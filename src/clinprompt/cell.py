@@ -77,6 +77,7 @@ class CellSettings:
     reparameterize: int | None = None
     max_span_width: int = 32
     match_hidden: int = 2048
+    positive_weight: float = 1.0
     eval_batch_size: int = 64
     bootstrap: int = 1000
     device: str = "auto"
@@ -88,7 +89,7 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _example_settings(cell: Cell, settings: CellSettings, training: bool) -> ExampleSettings:
+def example_settings(cell: Cell, settings: CellSettings, training: bool) -> ExampleSettings:
     input_prompt = settings.prompt_mode == "input" and cell.strategy.startswith("soft")
     return ExampleSettings(
         cell.strategy,
@@ -114,7 +115,7 @@ def build_model(
     added = add_marker_tokens(tokenizer, cell.strategy)
     model_settings = ModelSettings(
         cell.strategy, cell.prompt_length, settings.prompt_mode, settings.reparameterize,
-        settings.max_span_width, settings.match_hidden,
+        settings.max_span_width, settings.match_hidden, settings.positive_weight,
     )  # fmt: skip
     torch.manual_seed(cell.seed)
     if added:
@@ -128,7 +129,7 @@ def build_model(
     return model.to(_device(settings.device)), tokenizer
 
 
-def _select(tables: CorpusTables, keys: list[str]) -> CorpusTables:
+def select_documents(tables: CorpusTables, keys: list[str]) -> CorpusTables:
     """The tables restricted to the documents `keys`."""
     return CorpusTables(
         **{kind: frame[frame["document"].isin(keys)].reset_index(drop=True)
@@ -189,13 +190,14 @@ def train_cell(
     if dev.empty:
         raise ConfigError(f"no dev documents from {cell.train_institution} to select the model on")
     model, tokenizer = build_model(cell, spec, schema, settings)
+    train_tables = select_documents(tables, train_keys)
     train_set = build_examples(
-        _select(tables, train_keys), schema, tokenizer, _example_settings(cell, settings, True)
+        train_tables, schema, tokenizer, example_settings(cell, settings, True)
     )
     predictor = Predictor(
-        model, tokenizer, schema, _example_settings(cell, settings, False), settings.eval_batch_size
+        model, tokenizer, schema, example_settings(cell, settings, False), settings.eval_batch_size
     )
-    score_dev = _dev_scorer(predictor, _select(tables, list(dev["document"])), schema)
+    score_dev = _dev_scorer(predictor, select_documents(tables, list(dev["document"])), schema)
     trainer = Trainer(
         model, train_set.frame, score_dev, settings.train, folder, tokenizer.pad_token_id
     )
@@ -239,14 +241,14 @@ def predict_cell(
     if not best.is_file():
         raise ConfigError(f"{best}: trained weights not found (run training first)")
     model.load_state_dict(torch.load(best, weights_only=True), strict=False)
-    predictor = Predictor(model, tokenizer, schema, _example_settings(cell, settings, False),
+    predictor = Predictor(model, tokenizer, schema, example_settings(cell, settings, False),
                           settings.eval_batch_size)  # fmt: skip
     started = time.perf_counter()
     predicted = predictor.predict(test.reset_index(drop=True))
     predict_seconds = time.perf_counter() - started
     with atomic_directory(predictions_dir) as tmp:
         write_predictions(predicted, tmp)
-    gold = table_documents(_select(tables, list(test["document"])))
+    gold = table_documents(select_documents(tables, list(test["document"])))
     report = score_predictions(gold, predicted, schema, settings.bootstrap, cell.seed)
     training = json.loads((folder / "train.json").read_text(encoding="utf-8"))
     report["cell"] = {**asdict(cell), "test_institution": test_institution}

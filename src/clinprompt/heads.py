@@ -119,9 +119,14 @@ def pair_labels(pairs: Tensor, gold_pairs: Tensor, seq_len: int) -> Tensor:
     return torch.isin(keys(pairs), keys(gold_pairs)).float()
 
 
-def masked_bce(logits: Tensor, targets: Tensor, mask: Tensor) -> Tensor:
+def masked_bce(
+    logits: Tensor, targets: Tensor, mask: Tensor, positive_weight: float = 1.0
+) -> Tensor:
     """Mean binary cross-entropy over the positions where `mask` is true (0 when none)."""
-    losses = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
+    weight = torch.as_tensor(positive_weight, dtype=logits.dtype, device=logits.device)
+    losses = F.binary_cross_entropy_with_logits(
+        logits, targets, reduction="none", pos_weight=weight
+    )
     mask = mask.to(losses.dtype)
     return (losses * mask).sum() / mask.sum().clamp(min=1.0)
 
@@ -136,12 +141,16 @@ class SpanHead(nn.Module):
         dropout: float = 0.1,
         max_span_width: int = 32,
         loss_weights: tuple[float, float, float] = (1.0, 1.0, 0.1),
+        positive_weight: float = 1.0,
     ) -> None:
         super().__init__()
         if max_span_width < 1:
             raise ValueError(f"max_span_width must be >= 1, got {max_span_width}")
         self.max_span_width = max_span_width
         self.loss_weights = loss_weights
+        # Answer boundaries are a few percent of the context tokens; weighting them up lets
+        # small data and frozen encoders get past predicting "no answer" everywhere.
+        self.positive_weight = positive_weight
         self.start = nn.Linear(hidden, 1)
         self.end = nn.Linear(hidden, 1)
         self.span_match = nn.Sequential(
@@ -183,8 +192,9 @@ class SpanHead(nn.Module):
 
     def loss(self, outputs: SpanOutputs, gold: SpanGold) -> SpanLoss:
         """BCE for start and end (context tokens) and match (candidate pairs), weighted."""
-        start = masked_bce(outputs.start_logits, gold.starts, outputs.context_mask)
-        end = masked_bce(outputs.end_logits, gold.ends, outputs.context_mask)
+        weight = self.positive_weight
+        start = masked_bce(outputs.start_logits, gold.starts, outputs.context_mask, weight)
+        end = masked_bce(outputs.end_logits, gold.ends, outputs.context_mask, weight)
         labels = pair_labels(outputs.pairs, gold.pairs, outputs.start_logits.shape[1])
         match = F.binary_cross_entropy_with_logits(
             outputs.match_logits, labels, reduction="sum"

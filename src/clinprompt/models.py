@@ -37,6 +37,7 @@ class ModelSettings:
     reparameterize: int | None = None
     max_span_width: int = 32
     match_hidden: int = 2048
+    positive_weight: float = 1.0
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -83,7 +84,10 @@ class ExtractionModel(nn.Module):
             self.pair_head = PairHead(hidden, n_relation_types)
         else:
             self.span_head = SpanHead(
-                hidden, settings.match_hidden, max_span_width=settings.max_span_width
+                hidden,
+                settings.match_hidden,
+                max_span_width=settings.max_span_width,
+                positive_weight=settings.positive_weight,
             )
         self.prompt: nn.Module | None = None
         if settings.soft and settings.prompt_mode == "deep":
