@@ -56,7 +56,7 @@ def test_defaults_for_omitted_blocks():
         ),
         (
             lambda c: c.update(modles={}),
-            "config key 'modles' is not known (allowed here: corpus, datasets)",
+            "config key 'modles' is not known (allowed here: corpus, datasets, models, training)",
         ),
         (
             lambda c: c["datasets"]["drug_ade"]["synthetic"].update(kind="radiology"),

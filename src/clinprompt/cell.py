@@ -37,7 +37,7 @@ from clinprompt.examples import (
 )
 from clinprompt.models import ExtractionModel, ModelSettings, seeded_model
 from clinprompt.predict import Predictor, write_predictions
-from clinprompt.registry import ModelSpec, resolve_model_path
+from clinprompt.registry import ModelSpec, model_registry, resolve_model_path
 from clinprompt.schema import DatasetSchema, load_schema
 from clinprompt.score import DocumentPair, evaluate, to_json
 from clinprompt.train import Trainer, TrainSettings, atomic_save
@@ -280,3 +280,12 @@ def cell_settings(config: dict, spec: ModelSpec, seed: int) -> CellSettings:
     return CellSettings(
         train=TrainSettings(**train), **{k: v for k, v in training.items() if k in CELL_KEYS}
     )
+
+
+def cell_setup(config: dict, cell: Cell) -> tuple[ModelSpec, CellSettings]:
+    """The registry entry of the cell's model and the cell's settings under `config`."""
+    registry = model_registry(config.get("models"))
+    if cell.model not in registry:
+        raise ConfigError(f"model '{cell.model}' not in the registry ({', '.join(registry)})")
+    spec = registry[cell.model]
+    return spec, cell_settings(config, spec, cell.seed)

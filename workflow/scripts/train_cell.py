@@ -2,12 +2,11 @@
 
 from pathlib import Path
 
-from clinprompt.cell import cell_settings, train_cell
-from clinprompt.registry import model_registry
+from clinprompt.cell import cell_setup, train_cell
 from clinprompt.scripting import run_step
 
 cell = snakemake.params.cell
-spec = model_registry(snakemake.config.get("models"))[cell.model]
+spec, settings = cell_setup(snakemake.config, cell)
 run_step(
     snakemake.log[0],
     train_cell,
@@ -15,6 +14,6 @@ run_step(
     Path(snakemake.input[0]).parent,
     snakemake.params.schema,
     spec,
-    cell_settings(snakemake.config, spec, cell.seed),
+    settings,
     Path(snakemake.output.model).parent,
 )

@@ -49,23 +49,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _load(args: argparse.Namespace):
-    from clinprompt.cell import Cell, cell_settings
-    from clinprompt.registry import model_registry
+    from clinprompt.cell import Cell, cell_setup
 
     if not args.config.is_file():
         raise ConfigError(f"{args.config}: config file not found")
     config = validate_config(yaml.safe_load(args.config.read_text(encoding="utf-8")), CONFIG_SCHEMA)
     if args.dataset not in config["datasets"]:
         raise ConfigError(f"dataset '{args.dataset}' not in {args.config}")
-    registry = model_registry(config.get("models"))
-    if args.model not in registry:
-        raise ConfigError(f"model '{args.model}' not in the registry ({', '.join(registry)})")
     cell = Cell(args.dataset, args.model, args.strategy, args.prompt_length, args.shots,
                 args.train_institution, args.seed)  # fmt: skip
-    spec = registry[args.model]
+    spec, settings = cell_setup(config, cell)
     tables = args.results / "corpora" / args.dataset / "tables"
-    schema = config["datasets"][args.dataset]["schema"]
-    return cell, spec, cell_settings(config, spec, args.seed), tables, schema
+    return cell, spec, settings, tables, config["datasets"][args.dataset]["schema"]
 
 
 def run_train(args: argparse.Namespace) -> int:
