@@ -151,3 +151,13 @@ def test_unknown_training_institution(tables, tmp_path):
     cell = Cell("drug_ade", "tiny-bert", "hard", 0, "all", "UW", 3)
     with pytest.raises(ConfigError, match="training institution 'UW' not in dataset drug_ade"):
         train_cell(cell, tables, "n2c2-2018", model_registry()["tiny-bert"], SETTINGS, tmp_path)
+
+
+def test_input_mode_soft_prompt_cell(tables, tmp_path):
+    cell = Cell("drug_ade", "tiny-bert", "soft", 4, "all", "MIMIC", 3)
+    settings = replace(SETTINGS, prompt_mode="input", train=replace(SETTINGS.train, epochs=1))
+    report = run(cell, tables, tmp_path, settings)
+    assert report["documents"] == 2
+    trained = torch.load(tmp_path / "best.pt")
+    n_types = len(load_schema("n2c2-2018").concept_types) + 8
+    assert trained["prompt.embedding.weight"].shape == (n_types * 4, 32)

@@ -110,7 +110,7 @@ def test_repository_config_dry_run(repo=REPO):
     import sys
 
     result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-n", "--cores", "1"],
+        [sys.executable, "-m", "snakemake", "-n", "--forceall", "--cores", "1"],
         cwd=repo, capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
