@@ -184,6 +184,10 @@ class Trainer:
     def run(self) -> TrainResult:
         """Train to the end (or to early stopping) and load the best weights."""
         self.folder.mkdir(parents=True, exist_ok=True)
+        if self.device.type == "cpu":
+            # Some CPU backward kernels accumulate in an order that depends on thread timing
+            # (seen on a loaded machine); the deterministic ones make a cell bit-reproducible.
+            torch.use_deterministic_algorithms(True, warn_only=True)
         epoch, skip = self._resume()
         with _Sigterm() as sigterm:
             while epoch < self.settings.epochs and not self._stopped_early():
