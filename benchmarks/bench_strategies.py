@@ -50,10 +50,15 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--work", type=Path, default=REPO / "benchmarks/out/strategies")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--train-docs", type=int, default=40)
+    parser.add_argument("--test-docs", type=int, default=20)
+    parser.add_argument("--epochs", type=int, help="override the config's training epochs")
     args = parser.parse_args()
     config = yaml.safe_load((REPO / "config/config.yaml").read_text())
     config.setdefault("corpus", {"dev_fraction": 0.15, "dev_seed": 13})
-    model, documents = "minilm", {"train": 40, "test": 20}
+    model, documents = "minilm", {"train": args.train_docs, "test": args.test_docs}
+    if args.epochs:
+        config["training"] = {**config.get("training", {}), "epochs": args.epochs}
     if args.quick:
         model, documents = "tiny-bert", {"train": 4, "test": 2}
         config = copy.deepcopy(config)
