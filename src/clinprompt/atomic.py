@@ -13,14 +13,24 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
-def atomic_write_text(path: Path, content: str) -> None:
-    """Write UTF-8 text atomically (newlines kept as given)."""
+@contextmanager
+def atomic_file(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path` that replaces it only when the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8", newline="") as handle:
-        handle.write(content)
+    try:
+        yield tmp
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, path)
+
+
+def atomic_write_text(path: Path, content: str) -> None:
+    """Write UTF-8 text atomically (newlines kept as given)."""
+    with atomic_file(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as handle:
+        handle.write(content)
 
 
 @contextmanager

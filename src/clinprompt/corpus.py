@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from clinprompt.atomic import atomic_write_text
+from clinprompt.atomic import atomic_file, atomic_write_text
 from clinprompt.brat import (
     Attribute,
     Document,
@@ -84,9 +84,8 @@ class CorpusTables:
             table = pa.Table.from_pandas(
                 getattr(self, kind), schema=TABLE_SCHEMAS[kind], preserve_index=False
             )
-            tmp = folder / f".{kind}.parquet.tmp"
-            pq.write_table(table, tmp)
-            tmp.replace(folder / f"{kind}.parquet")
+            with atomic_file(folder / f"{kind}.parquet") as tmp:
+                pq.write_table(table, tmp)
 
     @classmethod
     def read(cls, folder: Path) -> CorpusTables:

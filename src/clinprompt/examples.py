@@ -32,6 +32,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from clinprompt.atomic import atomic_file
 from clinprompt.corpus import CorpusTables
 from clinprompt.errors import ConfigError, InvalidInputError
 from clinprompt.schema import DatasetSchema
@@ -802,11 +803,9 @@ def build_examples(
 
 def write_examples(frame: pd.DataFrame, path: Path) -> None:
     """Write an example table as Parquet, atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(pa.Table.from_pandas(frame, schema=EXAMPLE_SCHEMA, preserve_index=False), tmp)
-    tmp.replace(path)
+    table = pa.Table.from_pandas(frame, schema=EXAMPLE_SCHEMA, preserve_index=False)
+    with atomic_file(path) as tmp:
+        pq.write_table(table, tmp)
 
 
 def read_examples(path: Path) -> pd.DataFrame:

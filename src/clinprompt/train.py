@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import resource
 import signal
 import sys
@@ -28,6 +27,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
+from clinprompt.atomic import atomic_file
 from clinprompt.batching import bucketed_batches, collate, padding_waste, to_device
 from clinprompt.errors import ClinpromptError
 from clinprompt.models import ExtractionModel, autocast
@@ -92,9 +92,8 @@ def trainable_state(model: ExtractionModel) -> dict[str, torch.Tensor]:
 
 def atomic_save(obj: object, path: Path) -> None:
     """`torch.save` that never leaves a half-written file behind."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_file(path) as tmp:
+        torch.save(obj, tmp)
 
 
 class _Sigterm:
