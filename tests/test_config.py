@@ -13,13 +13,14 @@ from tests.conftest import REPO, run_snakemake
 
 SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
 DEFAULT = yaml.safe_load((REPO / "config/config.yaml").read_text())
+FOLDER = str(REPO / "tests/fixtures/brat/n2c2_2018")
 REAL = {
     "datasets": {
         "drug_ade": {
             "schema": "n2c2-2018",
             "parts": [
-                {"split": "train", "institution": "MIMIC", "path": "/data/train"},
-                {"split": "test", "institution": "MIMIC", "path": "/data/test"},
+                {"split": "train", "institution": "MIMIC", "path": FOLDER},
+                {"split": "test", "institution": "MIMIC", "path": FOLDER},
             ],
         }
     }
@@ -30,7 +31,7 @@ def test_embedded_default_is_valid_and_gets_defaults():
     config = validate_config(copy.deepcopy(DEFAULT), SCHEMA)
     assert config["datasets"]["drug_ade"]["skip_invalid"] is False
     assert config["datasets"]["sdoh"]["trust_offsets"] is False
-    assert config["corpus"] == {"dev_fraction": 0.15, "dev_seed": 13}
+    assert config["corpus"] == {"dev_fraction": 0.25, "dev_seed": 13}
 
 
 def test_defaults_for_omitted_blocks():
@@ -56,7 +57,8 @@ def test_defaults_for_omitted_blocks():
         ),
         (
             lambda c: c.update(modles={}),
-            "config key 'modles' is not known (allowed here: corpus, datasets, models, training)",
+            "config key 'modles' is not known (allowed here: corpus, datasets, grid, models, select, "
+            "training)",
         ),
         (
             lambda c: c["datasets"]["drug_ade"]["synthetic"].update(kind="radiology"),
@@ -89,8 +91,8 @@ def test_mistakes_name_the_key(edit, message):
 def test_parts_of_real_and_synthetic_datasets():
     real = dataset_parts(validate_config(copy.deepcopy(REAL), SCHEMA), "drug_ade")
     assert [(p.split, p.institution, str(p.path)) for p in real] == [
-        ("train", "MIMIC", "/data/train"),
-        ("test", "MIMIC", "/data/test"),
+        ("train", "MIMIC", FOLDER),
+        ("test", "MIMIC", FOLDER),
     ]
     synthetic = dataset_parts(validate_config(copy.deepcopy(DEFAULT), SCHEMA), "sdoh")
     assert [(p.split, p.institution) for p in synthetic] == [
@@ -112,3 +114,18 @@ def test_snakemake_reports_a_wrong_key_in_one_line(tmp_path):
     ]
     assert "Traceback" not in result.stderr
     assert 'File "' not in result.stderr
+
+
+def test_missing_and_unset_data_folders_name_the_key(tmp_path):
+    config = copy.deepcopy(REAL)
+    config["datasets"]["drug_ade"]["parts"][1]["path"] = str(tmp_path / "gone")
+    with pytest.raises(ConfigError, match=r"'datasets.drug_ade.parts\[1\].path': BRAT folder"):
+        validate_config(config, SCHEMA)
+    config["datasets"]["drug_ade"]["parts"][1]["path"] = None
+    config["models"] = {"mine": {"path": None, "architecture": "bert", "parameters": "110M"}}
+    with pytest.raises(ConfigError) as error:
+        validate_config(config, SCHEMA)
+    assert str(error.value) == (
+        "config leaves 2 path(s) unset; set: datasets.drug_ade.parts[1].path (test MIMIC), "
+        "models.mine.path"
+    )

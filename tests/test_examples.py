@@ -391,3 +391,14 @@ def test_answers_map_back_to_gold_spans(synthetic_tables):
             for first, last, entity_id in answers:
                 entity = gold.loc[(row.document, entity_id)]
                 assert (row.token_starts[first], row.token_ends[last]) == (entity.start, entity.end)
+
+
+def test_markers_of_a_trigger_longer_than_its_context_stay_in_it():
+    from clinprompt.examples import _context
+    from clinprompt.windows import DocumentTokens
+
+    tokens = DocumentTokens(tuple(range(100, 110)), tuple(range(0, 20, 2)), tuple(range(1, 21, 2)))
+    # A predicted trigger over tokens 1..8 with a context of tokens 3..6 only.
+    context = _context(tokens, 3, 6, [(1, 1, 7), (9, 0, 8)])
+    assert context.ids == [7, 103, 104, 105, 106, 8]
+    assert context.markers == [0, 5]

@@ -117,37 +117,106 @@ def test_repository_config_dry_run(repo=REPO):
     assert "synthesise_corpus" in result.stdout
 
 
-CELL_CONFIG = {
+GRID_CONFIG = {
     **SMALL,
     "training": {"epochs": 1, "max_length": 96, "stride": 16, "match_hidden": 32,
                  "bootstrap": 10, "negative_ratio": 0.5},
+    "grid": {
+        "models": ["tiny-bert"],
+        "seeds": [1],
+        "prompt_lengths": [2],
+        "experiments": {
+            "main": {"strategies": ["finetune", "soft"]},
+            "few_shot": {"datasets": ["drug_ade"], "strategies": ["soft-frozen"], "shots": [2]},
+        },
+    },
 }  # fmt: skip
+GRID_CELLS = [
+    "drug_ade/tiny-bert/finetune/p0/kall/MIMIC/seed1",
+    "drug_ade/tiny-bert/soft/p2/kall/MIMIC/seed1",
+    "drug_ade/tiny-bert/soft-frozen/p2/k2/MIMIC/seed1",
+    *(
+        f"sdoh/tiny-bert/{s}/kall/{i}/seed1"
+        for s in ("finetune/p0", "soft/p2")
+        for i in ("MIMIC", "UW")
+    ),
+]
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """The job-stats table of a Snakemake run or dry run."""
+    rows = (line.split() for line in output.splitlines())
+    return {
+        row[0]: int(row[1])
+        for row in rows
+        if len(row) == 2 and row[1].isdigit() and not row[0].endswith(":")
+    }
+
+
+@pytest.fixture(scope="module")
+def grid_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("grid")
+    result = run_snakemake(workdir, GRID_CONFIG)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return workdir
+
+
+def test_grid_runs_end_to_end(grid_run):
+    tests = {"drug_ade": ["MIMIC"], "sdoh": ["MIMIC", "UW"]}
+    for cell in GRID_CELLS:
+        folder = grid_run / "results" / cell
+        for test in tests[cell.split("/")[0]]:
+            metrics = json.loads((folder / "metrics" / f"{test}.json").read_text())
+            assert metrics["cell"]["test_institution"] == test
+            assert 0 <= metrics["entities"]["strict"]["micro"]["f1"] <= 1
+            gold = grid_run / "results/corpora" / cell.split("/")[0] / "brat/test" / test
+            predicted = sorted(p.name for p in (folder / "predictions" / test).glob("*.ann"))
+            assert predicted == sorted(p.name for p in gold.glob("*.ann"))
+        assert not (folder / "best.pt").exists() and not (folder / "checkpoint.pt").exists()
+        assert (grid_run / "results/benchmarks/train" / f"{cell}.tsv").is_file()
+    frozen = json.loads((grid_run / "results" / GRID_CELLS[2] / "train.json").read_text())
+    assert frozen["train_documents"] == 2 and frozen["parameters"]["share"] < 1
+
+
+def test_grid_rerun_does_nothing_and_one_lost_metrics_file_rescores_only_it(grid_run):
+    result = run_snakemake(grid_run, GRID_CONFIG, "-n")
+    assert result.returncode == 0 and "Nothing to be done" in result.stdout + result.stderr
+    (grid_run / "results" / GRID_CELLS[3] / "metrics/UW.json").unlink()
+    result = run_snakemake(grid_run, GRID_CONFIG, "-n")
+    counts = job_counts(result.stdout)
+    assert counts.get("score_cell") == 1 and "train_cell" not in counts, result.stdout
+    result = run_snakemake(grid_run, GRID_CONFIG)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (grid_run / "results" / GRID_CELLS[3] / "metrics/UW.json").is_file()
+
+
+def test_no_note_text_in_logs_or_metrics(grid_run):
+    from clinprompt.synth import CANARY_IDENTIFIERS
+
+    files = [*(grid_run / "logs").rglob("*.log"), *(grid_run / "results").rglob("metrics/*.json")]
+    assert files
+    for path in files:
+        text = path.read_text()
+        assert not any(canary in text for canary in CANARY_IDENTIFIERS), path
 
 
 def test_targeted_cell_builds_only_its_dependencies(tmp_path):
     cell = "results/sdoh/tiny-bert/soft/p4/k3/UW/seed1"
     target = f"{cell}/metrics/MIMIC.json"
-    dry = run_snakemake(tmp_path, CELL_CONFIG, target, "-n")
+    dry = run_snakemake(tmp_path, GRID_CONFIG, target, "-n")
     assert dry.returncode == 0, dry.stderr
-    jobs = {line.split()[0]: int(line.split()[1]) for line in dry.stdout.splitlines()
-            if line.split()[:1] and line.split()[0] in
-            {"synthesise_corpus", "validate_corpus", "corpus_tables", "train_cell",
-             "predict_cell", "corpus_statistics"}}  # fmt: skip
-    assert jobs == {"synthesise_corpus": 1, "validate_corpus": 1, "corpus_tables": 1,
-                    "train_cell": 1, "predict_cell": 1}  # fmt: skip
-    result = run_snakemake(tmp_path, CELL_CONFIG, target)
+    assert job_counts(dry.stdout) == {"synthesise_corpus": 1, "validate_corpus": 1,
+                                      "corpus_tables": 1, "train_cell": 1, "score_cell": 1,
+                                      "total": 5}  # fmt: skip
+    keep = {**GRID_CONFIG, "grid": {**GRID_CONFIG["grid"], "keep_checkpoints": True}}
+    result = run_snakemake(tmp_path, keep, target)
     assert result.returncode == 0, result.stderr
     metrics = json.loads((tmp_path / target).read_text())
     assert metrics["cell"]["test_institution"] == "MIMIC"
     assert metrics["cell"]["train_institution"] == "UW" and metrics["cell"]["shots"] == 3
     assert "events" in metrics
+    assert (tmp_path / cell / "best.pt").is_file()
     train = json.loads((tmp_path / cell / "train.json").read_text())
     assert train["train_documents"] == 3
-    predictions = sorted(p.name for p in (tmp_path / cell / "predictions/MIMIC").glob("*.ann"))
-    gold = sorted(p.name for p in (tmp_path / "results/corpora/sdoh/brat/test/MIMIC").glob("*.ann"))
-    assert predictions == gold
     log = (tmp_path / "logs/train/sdoh/tiny-bert/soft/p4/k3/UW/seed1.log").read_text()
     assert "epoch 1/1 loss" in log
-    from clinprompt.synth import CANARY_IDENTIFIERS
-
-    assert not any(canary in log for canary in CANARY_IDENTIFIERS)

@@ -15,18 +15,16 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
 
 from clinprompt.atomic import atomic_directory, atomic_write_text
-from clinprompt.bootstrap import resample_weights, with_interval, with_intervals
+from clinprompt.cell_score import score_predictions, write_metrics
 from clinprompt.corpus import CorpusTables, table_documents
 from clinprompt.encoder import load_encoder
 from clinprompt.errors import ConfigError
-from clinprompt.event_score import evaluate_events
-from clinprompt.event_score import to_json as events_json
 from clinprompt.examples import (
     ExampleSettings,
     add_marker_tokens,
@@ -39,8 +37,7 @@ from clinprompt.models import ExtractionModel, ModelSettings, seeded_model
 from clinprompt.predict import Predictor, write_predictions
 from clinprompt.registry import ModelSpec, model_registry, resolve_model_path
 from clinprompt.schema import DatasetSchema, load_schema
-from clinprompt.score import DocumentPair, evaluate, to_json
-from clinprompt.train import Trainer, TrainSettings, atomic_save
+from clinprompt.train import CHECKPOINT, Trainer, TrainSettings, atomic_save
 
 log = logging.getLogger(__name__)
 
@@ -135,25 +132,6 @@ def select_documents(tables: CorpusTables, keys: list[str]) -> CorpusTables:
         **{kind: frame[frame["document"].isin(keys)].reset_index(drop=True)
            for kind, frame in vars(tables).items()}
     )  # fmt: skip
-
-
-def score_predictions(
-    gold: dict[str, object], predicted: dict[str, object], schema: DatasetSchema,
-    bootstrap: int = 0, seed: int = 0,
-) -> dict:  # fmt: skip
-    """The scorer's JSON (with bootstrap intervals when `bootstrap` > 0, events if any)."""
-    pairs = [DocumentPair(key, gold[key], predicted[key], key, key) for key in sorted(gold)]
-    evaluation = evaluate(pairs, schema)
-    weights = resample_weights(len(pairs), bootstrap, seed) if bootstrap else None
-    if weights is not None:
-        evaluation = with_intervals(evaluation, weights)
-    report = to_json(evaluation)
-    if schema.events:
-        events = evaluate_events(pairs, schema)
-        if weights is not None:
-            events = replace(events, table=with_interval(events.table, weights))
-        report["events"] = events_json(events)
-    return report
 
 
 def _dev_scorer(predictor: Predictor, tables: CorpusTables, schema: DatasetSchema):
@@ -251,20 +229,7 @@ def predict_cell(
     gold = table_documents(select_documents(tables, list(test["document"])))
     report = score_predictions(gold, predicted, schema, settings.bootstrap, cell.seed)
     training = json.loads((folder / "train.json").read_text(encoding="utf-8"))
-    report["cell"] = {**asdict(cell), "test_institution": test_institution}
-    report["cost"] = {
-        key: training[key]
-        for key in ("parameters", "train_seconds", "tokens_per_second", "peak_memory_mb",
-                    "padding_waste", "best_epoch", "epochs_run")
-    }  # fmt: skip
-    report["cost"]["predict_seconds"] = predict_seconds
-    atomic_write_text(metrics_path, json.dumps(report, indent=1) + "\n")
-    log.info(
-        "test %s: strict micro F1 concepts %.4f relations %.4f",
-        test_institution, report["entities"]["strict"]["micro"]["f1"],
-        report["relations"]["strict"]["micro"]["f1"],
-    )  # fmt: skip
-    return report
+    return write_metrics(report, training, test_institution, predict_seconds, metrics_path)
 
 
 TRAIN_KEYS = {f.name for f in fields(TrainSettings)}
@@ -289,3 +254,52 @@ def cell_setup(config: dict, cell: Cell) -> tuple[ModelSpec, CellSettings]:
         raise ConfigError(f"model '{cell.model}' not in the registry ({', '.join(registry)})")
     spec = registry[cell.model]
     return spec, cell_settings(config, spec, cell.seed)
+
+
+def predict_institutions(
+    cell: Cell, tables_dir: Path, schema_name: str, spec: ModelSpec, settings: CellSettings,
+    folder: Path, test_institutions: list[str], predictions_dir: Path,
+) -> dict[str, float]:  # fmt: skip
+    """Predict the test documents of every institution into `predictions_dir/{institution}/`.
+
+    Writes the whole folder atomically, with `seconds.json` (prediction time per institution);
+    returns those seconds.
+    """
+    tables = CorpusTables.read(tables_dir)
+    schema = load_schema(schema_name)
+    model, tokenizer = build_model(cell, spec, schema, settings)
+    model.load_state_dict(torch.load(Path(folder) / BEST, weights_only=True), strict=False)
+    predictor = Predictor(model, tokenizer, schema, example_settings(cell, settings, False),
+                          settings.eval_batch_size)  # fmt: skip
+    docs = tables.documents
+    seconds = {}
+    with atomic_directory(predictions_dir) as tmp:
+        for institution in test_institutions:
+            test = docs[(docs["split"] == "test") & (docs["institution"] == institution)]
+            if test.empty:
+                raise ConfigError(f"no test documents from institution '{institution}'")
+            started = time.perf_counter()
+            predicted = predictor.predict(test.reset_index(drop=True))
+            seconds[institution] = time.perf_counter() - started
+            write_predictions(predicted, tmp / institution)
+        atomic_write_text(tmp / "seconds.json", json.dumps(seconds, indent=1) + "\n")
+    return seconds
+
+
+def train_and_predict(
+    cell: Cell, tables_dir: Path, schema_name: str, spec: ModelSpec, settings: CellSettings,
+    folder: Path, test_institutions: list[str], keep_weights: bool = True,
+) -> dict:  # fmt: skip
+    """The workflow's cell job: train, predict every test institution, prune the weights.
+
+    Training resumes from the folder's checkpoint, so a job killed while predicting reruns
+    cheaply; the weights go only once the predictions are complete (unless kept).
+    """
+    folder = Path(folder)
+    summary = train_cell(cell, tables_dir, schema_name, spec, settings, folder)
+    predict_institutions(cell, tables_dir, schema_name, spec, settings, folder,
+                         test_institutions, folder / "predictions")  # fmt: skip
+    if not keep_weights:
+        for name in (BEST, CHECKPOINT):
+            (folder / name).unlink(missing_ok=True)
+    return summary

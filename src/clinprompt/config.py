@@ -8,8 +8,9 @@ names the offending key; and, per dataset, the BRAT folders (`CorpusPart`s) to r
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import jsonschema
 import yaml
@@ -19,6 +20,7 @@ from clinprompt.errors import ConfigError
 from clinprompt.synth import planned_parts
 
 SYNTHETIC_ROOT = "results/corpora"
+T = TypeVar("T")
 
 
 def _key_path(path: Any) -> str:
@@ -69,7 +71,32 @@ def validate_config(config: dict, schema_path: Path) -> dict:
     if error is not None:
         raise ConfigError(_one_line(error))
     _fill_defaults(config, schema)
+    unset = unset_paths(config)
+    if unset:
+        raise ConfigError(f"config leaves {len(unset)} path(s) unset; set: {', '.join(unset)}")
+    for name, dataset in config["datasets"].items():
+        for index, part in enumerate(dataset.get("parts", [])):
+            if not Path(part["path"]).is_dir():
+                raise ConfigError(
+                    f"config key 'datasets.{name}.parts[{index}].path': "
+                    f"BRAT folder {part['path']} not found"
+                )
     return config
+
+
+def unset_paths(config: dict) -> list[str]:
+    """The config keys of data and checkpoint paths left null for the user to fill in."""
+    keys = [
+        f"datasets.{name}.parts[{index}].path ({part['split']} {part['institution']})"
+        for name, dataset in config["datasets"].items()
+        for index, part in enumerate(dataset.get("parts", []))
+        if part["path"] is None
+    ]
+    keys += [
+        f"models.{name}.path" for name, entry in (config.get("models") or {}).items()
+        if entry.get("path") is None
+    ]  # fmt: skip
+    return keys
 
 
 def dataset_parts(config: dict, dataset: str) -> list[CorpusPart]:
@@ -90,10 +117,15 @@ def dataset_parts(config: dict, dataset: str) -> list[CorpusPart]:
     ]
 
 
-def validate_or_exit(config: dict, schema_path: Path) -> dict:
-    """`validate_config` for the Snakefile: a bad config ends the run with its one line."""
+def config_or_exit(function: Callable[..., T], *args: Any) -> T:
+    """`function(*args)` for the Snakefile: a `ConfigError` ends the run with its one line."""
     try:
-        return validate_config(config, schema_path)
+        return function(*args)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(1) from None
+
+
+def validate_or_exit(config: dict, schema_path: Path) -> dict:
+    """`validate_config` for the Snakefile: a bad config ends the run with its one line."""
+    return config_or_exit(validate_config, config, schema_path)

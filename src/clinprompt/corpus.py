@@ -126,6 +126,13 @@ def document_rows(doc: Document, schema: DatasetSchema) -> dict[str, list[dict]]
     }  # fmt: skip
 
 
+def carved_dev_size(train_documents: int, fraction: float) -> int:
+    """How many of an institution's training documents `carve_dev` moves to dev."""
+    if train_documents < 2:
+        return 0
+    return min(train_documents - 1, max(1, round(fraction * train_documents)))
+
+
 def carve_dev(documents: pd.DataFrame, fraction: float, seed: int) -> pd.Series:
     """Split labels with a dev split drawn from train, per institution, deterministically.
 
@@ -137,9 +144,9 @@ def carve_dev(documents: pd.DataFrame, fraction: float, seed: int) -> pd.Series:
     train = documents[documents["split"] == "train"]
     for institution, group in train.groupby("institution", sort=True):
         keys = sorted(group["document"])
-        if len(keys) < 2:
+        n_dev = carved_dev_size(len(keys), fraction)
+        if not n_dev:
             continue
-        n_dev = min(len(keys) - 1, max(1, round(fraction * len(keys))))
         rng = random.Random(f"{seed}:{institution}")
         dev = set(rng.sample(keys, n_dev))
         split[documents["document"].isin(dev)] = "dev"

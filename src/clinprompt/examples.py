@@ -197,8 +197,9 @@ def _context(
 ) -> _Context:
     """Document tokens first..last with markers `(before token, rank, id)` inserted; at one
     place lower ranks come first (a closing marker precedes an opening one). `markers` holds
-    the markers' positions in the order of `marks`."""
-    pending = sorted(marks)
+    the markers' positions in the order of `marks`. A mark outside the range (a predicted
+    trigger longer than its context) is placed at the nearer end."""
+    pending = sorted((min(max(at, first), last + 1), rank, marker) for at, rank, marker in marks)
     context = _Context()
     placed: dict[int, int] = {}
     for index in range(first, last + 2):

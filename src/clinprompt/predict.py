@@ -95,6 +95,14 @@ def _entity_table(documents: pd.DataFrame, entities: dict[str, list[Entity]]) ->
     return pd.DataFrame(rows, columns=columns)
 
 
+def _pair_labels(schema: DatasetSchema, arg1_type: str, arg2_type: str) -> list[bool]:
+    """Which pair labels (0 = no relation, then each relation type) the two types allow."""
+    return [True] + [
+        arg1_type in schema.relations[name].arg1 and arg2_type in schema.relations[name].arg2
+        for name in schema.relation_types
+    ]
+
+
 class Predictor:
     """Runs one trained model over documents, concepts first, then relations from them."""
 
@@ -167,10 +175,17 @@ class Predictor:
             return relations
         frame, _ = pair_examples(documents, table, self.schema, self.tokenizer, self.settings)
         types = self.schema.relation_types
+        entity_type = table.set_index(["document", "entity_id"])["type"].to_dict()
         device = next(self.model.parameters()).device
         for part, batch in _batches(self.model, frame, self.batch_size, self.pad_id):
+            allowed = torch.tensor([
+                _pair_labels(self.schema, entity_type[row.document, row.arg1_id],
+                             entity_type[row.document, row.arg2_id])
+                for row in part.itertuples()
+            ], device=device)  # fmt: skip
             with autocast(device):
-                labels = self.model.forward_pairs(batch).argmax(-1).cpu().tolist()
+                logits = self.model.forward_pairs(batch)
+            labels = logits.float().masked_fill(~allowed, -torch.inf).argmax(-1).cpu().tolist()
             for label, row in zip(labels, part.itertuples(), strict=True):
                 if label:
                     found = relations[row.document]

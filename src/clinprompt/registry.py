@@ -43,18 +43,23 @@ class SizeDefaults:
     gpus: int
     gpu_memory_gb: int
     gradient_checkpointing: bool
+    threads: int
+    memory_gb: int
+    runtime_minutes: int
 
 
 # Starting points, overridable per model. Encoder rates shrink with size as in the BERT/GatorTron
 # literature; prompts need 1e-3..1e-2. Memory: 345M unfrozen at B=32 x 512 peaked near 21 GiB in
 # bf16 with SDPA on an H200; 3.9B needs checkpointing to train unfrozen on one 80 GB card; the
 # fp32 weights, gradients and AdamW moments of 8.9B (~142 GB) must be sharded over two or more.
+# Host side (CPU threads, host memory, wall time per attempt) is sized for a full n2c2 cell.
 SIZE_DEFAULTS = (
-    # up to parameters, batch size, lr encoder/prompt/head, GPUs, GPU GB, checkpointing
-    SizeDefaults(200e6, 32, 3e-5, 5e-3, 1e-3, 1, 16, False),
-    SizeDefaults(1e9, 32, 2e-5, 5e-3, 5e-4, 1, 40, False),
-    SizeDefaults(5e9, 8, 1e-5, 3e-3, 3e-4, 1, 80, True),
-    SizeDefaults(math.inf, 4, 5e-6, 3e-3, 3e-4, 2, 80, True),
+    # up to parameters, batch size, lr encoder/prompt/head, GPUs, GPU GB, checkpointing,
+    # threads, host GB, minutes
+    SizeDefaults(200e6, 32, 3e-5, 5e-3, 1e-3, 1, 16, False, 4, 16, 120),
+    SizeDefaults(1e9, 32, 2e-5, 5e-3, 5e-4, 1, 40, False, 8, 32, 240),
+    SizeDefaults(5e9, 8, 1e-5, 3e-3, 3e-4, 1, 80, True, 8, 64, 720),
+    SizeDefaults(math.inf, 4, 5e-6, 3e-3, 3e-4, 2, 80, True, 16, 128, 1440),
 )
 
 BUILTIN_MODELS: dict[str, dict] = {
@@ -89,6 +94,9 @@ class ModelSpec:
     gpus: int
     gpu_memory_gb: int
     gradient_checkpointing: bool
+    threads: int
+    memory_gb: int
+    runtime_minutes: int
 
 
 OVERRIDABLE = [f.name for f in fields(ModelSpec) if f.name not in ("name", "path")]

@@ -3,7 +3,8 @@
 import re
 
 from clinprompt.cell import Cell
-from clinprompt.config import dataset_parts
+from clinprompt.config import config_or_exit, dataset_parts
+from clinprompt.grid import grid_frame, institutions, metrics_files
 from clinprompt.registry import model_registry
 
 CORPUS_TABLES = ("documents", "entities", "relations", "events", "attributes")
@@ -50,13 +51,19 @@ def corpus_parts(wildcards):
 
 
 def final_outputs():
-    """Everything `rule all` asks for."""
-    return [f"results/corpora/{dataset}/statistics.html" for dataset in DATASETS]
+    """The targets of the default rule - corpus statistics, every cell's metrics, aggregates."""
+    return [
+        *(f"results/corpora/{dataset}/statistics.html" for dataset in DATASETS),
+        *GRID_METRICS,
+    ]
 
 
 CELL = "results/{dataset}/{model}/{strategy}/p{plen}/k{shots}/{train_inst}/seed{seed}"
 CELL_LOG = "{dataset}/{model}/{strategy}/p{plen}/k{shots}/{train_inst}/seed{seed}"
-MODELS = model_registry(config.get("models"))
+MODELS = config_or_exit(model_registry, config.get("models"))
+GRID = config_or_exit(grid_frame, config, MODELS)
+GRID_METRICS = metrics_files(config, GRID)
+KEEP_CHECKPOINTS = config.get("grid", {}).get("keep_checkpoints", False)
 
 
 wildcard_constraints:
@@ -88,11 +95,26 @@ def dataset_schema(wildcards):
     return config["datasets"][wildcards.dataset]["schema"]
 
 
+def test_institutions(wildcards):
+    """Institutions whose test documents every cell of the dataset predicts."""
+    return institutions(config, wildcards.dataset, "test")
+
+
+def train_threads(wildcards):
+    """CPU threads of a training job (from the model registry)."""
+    return MODELS[wildcards.model].threads
+
+
 def train_gpus(wildcards):
     """GPUs a training job asks for (from the model registry)."""
     return MODELS[wildcards.model].gpus
 
 
 def train_mem_mb(wildcards, attempt):
-    """Host memory of a training job, doubled on each retry."""
-    return 8000 * attempt
+    """Host memory of a training job (from the registry), doubled on each retry."""
+    return MODELS[wildcards.model].memory_gb * 1024 * attempt
+
+
+def train_runtime(wildcards, attempt):
+    """Wall-time minutes of a training job (from the registry), doubled on each retry."""
+    return MODELS[wildcards.model].runtime_minutes * attempt

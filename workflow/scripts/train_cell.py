@@ -1,19 +1,21 @@
-"""Train one grid cell; checkpoints stay in the cell folder so a retried job resumes."""
+"""Train one grid cell and predict every test institution; a retried job resumes training."""
 
 from pathlib import Path
 
-from clinprompt.cell import cell_setup, train_cell
+from clinprompt.cell import cell_setup, train_and_predict
 from clinprompt.scripting import run_step
 
 cell = snakemake.params.cell
 spec, settings = cell_setup(snakemake.config, cell)
 run_step(
     snakemake.log[0],
-    train_cell,
+    train_and_predict,
     cell,
     Path(snakemake.input[0]).parent,
     snakemake.params.schema,
     spec,
     settings,
-    Path(snakemake.output.model).parent,
+    Path(snakemake.output.summary).parent,
+    snakemake.params.test_institutions,
+    snakemake.params.keep_weights,
 )

@@ -1,4 +1,8 @@
-"""`clinprompt train|predict`: run one grid cell — train it, or predict and score a test set."""
+"""`clinprompt cell|train|predict`: name one grid cell's outputs, train it, or predict with it.
+
+`clinprompt cell ...` prints the cell's metrics file(s): asking Snakemake for one runs exactly
+that cell and its own dependencies (`snakemake $(clinprompt cell ...)`).
+"""
 
 from __future__ import annotations
 
@@ -38,7 +42,11 @@ def _add_cell_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add `train` and `predict`."""
+    """Add `cell`, `train` and `predict`."""
+    cell = subparsers.add_parser("cell", help="print one cell's metrics file(s) for snakemake")
+    _add_cell_arguments(cell)
+    cell.add_argument("--test-institution", help="one test institution (default: every one)")
+    cell.set_defaults(handler=run_cell_paths)
     train = subparsers.add_parser("train", help="train one cell (select on dev)")
     _add_cell_arguments(train)
     train.set_defaults(handler=run_train)
@@ -48,12 +56,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     predict.set_defaults(handler=run_predict)
 
 
+def _config(path: Path) -> dict:
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    return validate_config(yaml.safe_load(path.read_text(encoding="utf-8")), CONFIG_SCHEMA)
+
+
+def run_cell_paths(args: argparse.Namespace) -> int:
+    """Print the metrics file of each test institution of the cell (one per line)."""
+    from clinprompt.grid import cell_metrics_paths
+    from clinprompt.registry import model_registry
+
+    config = _config(args.config)
+    cell = {"dataset": args.dataset, "model": args.model, "strategy": args.strategy,
+            "prompt_length": args.prompt_length, "shots": args.shots,
+            "train_institution": args.train_institution, "seed": args.seed}  # fmt: skip
+    models = model_registry(config.get("models"))
+    for path in cell_metrics_paths(config, models, cell, args.test_institution, args.results):
+        print(path)
+    return 0
+
+
 def _load(args: argparse.Namespace):
     from clinprompt.cell import Cell, cell_setup
 
-    if not args.config.is_file():
-        raise ConfigError(f"{args.config}: config file not found")
-    config = validate_config(yaml.safe_load(args.config.read_text(encoding="utf-8")), CONFIG_SCHEMA)
+    config = _config(args.config)
     if args.dataset not in config["datasets"]:
         raise ConfigError(f"dataset '{args.dataset}' not in {args.config}")
     cell = Cell(args.dataset, args.model, args.strategy, args.prompt_length, args.shots,

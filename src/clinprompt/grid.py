@@ -1,0 +1,210 @@
+"""The study's grid: which cells a config asks for, and where their outputs go.
+
+In: the validated workflow config. Its `grid` block names default axes (`models`, `seeds`) and
+a mapping of `experiments`, each a cross product of axes (datasets, models, strategies,
+prompt_lengths, shots, train_institutions, seeds); the grid is the union of the experiments, a
+cell belonging to several experiments appearing once. Prompt lengths apply to the soft
+strategies only (the others run at `p0`), so no impossible cell is ever generated; `select`
+restricts any axis (`snakemake --config 'select={strategy: [soft]}'`). Out: the grid as a
+pandas frame, one row per cell with the experiments it belongs to, and the cells' output paths.
+Every cell is tested on every institution of its dataset that has test documents.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from clinprompt.config import dataset_parts
+from clinprompt.corpus import carved_dev_size
+from clinprompt.errors import ConfigError
+from clinprompt.synth import planned_parts
+
+STRATEGIES = ("finetune", "hard", "soft", "soft-frozen")
+SOFT = frozenset({"soft", "soft-frozen"})
+COLUMNS = ("dataset", "model", "strategy", "prompt_length", "shots", "train_institution", "seed")
+ALL = "all"
+
+
+def institutions(config: dict, dataset: str, split: str) -> list[str]:
+    """Institutions of `dataset` that have documents of `split` (sorted)."""
+    settings = config["datasets"][dataset]
+    if "synthetic" in settings:
+        synthetic = settings["synthetic"]
+        parts = planned_parts(
+            synthetic["kind"], synthetic.get("documents"), synthetic.get("institutions")
+        )
+        names = {institution for part_split, institution, _ in parts if part_split == split}
+    else:
+        names = {part.institution for part in dataset_parts(config, dataset) if part.split == split}
+    return sorted(names)
+
+
+def shot_pool(config: dict, dataset: str, institution: str) -> int | None:
+    """Training documents few-shot draws choose from, after the dev carve (None if unknown)."""
+    settings = config["datasets"][dataset]
+    if "synthetic" in settings:
+        synthetic = settings["synthetic"]
+        parts = planned_parts(
+            synthetic["kind"], synthetic.get("documents"), synthetic.get("institutions")
+        )
+        counts = {split: n for split, inst, n in parts if inst == institution}
+    else:
+        counts = {}
+        for part in dataset_parts(config, dataset):
+            if part.institution == institution:
+                if not part.path.is_dir():
+                    return None
+                counts[part.split] = counts.get(part.split, 0) + len(list(part.path.glob("*.txt")))
+    train = counts.get("train", 0)
+    if counts.get("dev"):
+        return train
+    return train - carved_dev_size(train, config.get("corpus", {}).get("dev_fraction", 0.1))
+
+
+def _axis(experiment: dict, grid: dict, name: str, default: Sequence) -> list:
+    values = experiment.get(name, grid.get(name, default))
+    return list(values) if isinstance(values, list | tuple) else [values]
+
+
+def _check_members(key: str, values: Iterable, known: Iterable[str], what: str) -> None:
+    known = list(known)
+    for value in values:
+        if value not in known:
+            raise ConfigError(
+                f"config key '{key}': {what} {value!r} is not defined (known: {', '.join(known)})"
+            )
+
+
+def _train_institutions(config: dict, name: str, experiment: dict, dataset: str) -> list[str]:
+    """The experiment's training institutions that `dataset` has."""
+    available = institutions(config, dataset, "train")
+    wanted = experiment.get("train_institutions", ALL)
+    if wanted == ALL:
+        return available
+    everywhere = sorted({i for d in config["datasets"] for i in institutions(config, d, "train")})
+    _check_members(f"grid.experiments.{name}.train_institutions", wanted, everywhere, "institution")
+    return [institution for institution in wanted if institution in available]
+
+
+def _check_shots(config: dict, key: str, dataset: str, institution: str, shots: object) -> str:
+    if shots == ALL:
+        return ALL
+    if isinstance(shots, bool) or not isinstance(shots, int) or shots < 1:
+        raise ConfigError(f"config key '{key}': shots must be a whole number >= 1 or 'all'")
+    pool = shot_pool(config, dataset, institution)
+    if pool is not None and shots > pool:
+        raise ConfigError(
+            f"config key '{key}': {shots} shots is impossible for {dataset}/{institution}, "
+            f"which has {pool} training documents after the dev carve"
+        )
+    return str(shots)
+
+
+def experiment_cells(config: dict, name: str, models: Iterable[str]) -> list[tuple]:
+    """The cells of one experiment as tuples in `COLUMNS` order."""
+    grid = config.get("grid") or {}
+    experiment = grid["experiments"][name] or {}
+    prefix = f"grid.experiments.{name}"
+    datasets = _axis(experiment, grid, "datasets", sorted(config["datasets"]))
+    _check_members(f"{prefix}.datasets", datasets, config["datasets"], "dataset")
+    model_names = _axis(experiment, grid, "models", [])
+    _check_members(f"{prefix}.models", model_names, models, "model")
+    strategies = _axis(experiment, grid, "strategies", STRATEGIES)
+    lengths = [int(n) for n in _axis(experiment, grid, "prompt_lengths", [])]
+    if SOFT.intersection(strategies) and not lengths:
+        raise ConfigError(f"config key '{prefix}.prompt_lengths': soft strategies need one")
+    seeds = [int(n) for n in _axis(experiment, grid, "seeds", [])]
+    if not model_names or not seeds:
+        raise ConfigError(f"config key 'grid': experiment '{name}' has no models or no seeds")
+    variants = [(s, n) for s in strategies for n in (lengths if s in SOFT else [0])]
+    cells = []
+    for dataset in datasets:
+        for institution in _train_institutions(config, name, experiment, dataset):
+            shots = [
+                _check_shots(config, f"{prefix}.shots", dataset, institution, k)
+                for k in _axis(experiment, grid, "shots", [ALL])
+            ]
+            for model, (strategy, length), k, seed in itertools.product(
+                model_names, variants, shots, seeds
+            ):
+                cells.append((dataset, model, strategy, length, k, institution, seed))
+    return cells
+
+
+def _selected(frame: pd.DataFrame, select: dict | None) -> pd.DataFrame:
+    for key, values in (select or {}).items():
+        if key not in COLUMNS:
+            raise ConfigError(
+                f"config key 'select.{key}' is not known (allowed here: {', '.join(COLUMNS)})"
+            )
+        values = values if isinstance(values, list) else [values]
+        frame = frame[frame[key].astype(str).isin([str(v) for v in values])]
+    return frame
+
+
+def grid_frame(config: dict, models: Iterable[str]) -> pd.DataFrame:
+    """Every cell of the grid once, with the comma-joined experiments it belongs to."""
+    models = list(models)
+    membership: dict[tuple, list[str]] = {}
+    for name in (config.get("grid") or {}).get("experiments") or {}:
+        for cell in experiment_cells(config, name, models):
+            membership.setdefault(cell, []).append(name)
+    frame = pd.DataFrame(list(membership), columns=list(COLUMNS))
+    frame["experiments"] = [",".join(names) for names in membership.values()]
+    frame = _selected(frame, config.get("select"))
+    return frame.sort_values(list(COLUMNS), key=_sort_key).reset_index(drop=True)
+
+
+def _sort_key(column: pd.Series) -> pd.Series:
+    if column.name == "shots":
+        return column.map(lambda k: float("inf") if k == ALL else int(k))
+    return column
+
+
+def cell_folder(row: pd.Series | dict, root: str = "results") -> Path:
+    """The readable output folder of a grid cell."""
+    return Path(
+        root, row["dataset"], row["model"], row["strategy"], f"p{row['prompt_length']}",
+        f"k{row['shots']}", row["train_institution"], f"seed{row['seed']}",
+    )  # fmt: skip
+
+
+def metrics_files(config: dict, frame: pd.DataFrame, root: str = "results") -> list[str]:
+    """The metrics JSON of every cell and test institution of the grid."""
+    tests = {dataset: institutions(config, dataset, "test") for dataset in config["datasets"]}
+    return [
+        str(cell_folder(row, root) / "metrics" / f"{test}.json")
+        for _, row in frame.iterrows()
+        for test in tests[row["dataset"]]
+    ]
+
+
+def cell_metrics_paths(
+    config: dict, models: Iterable[str], cell: dict, test_institution: str | None = None,
+    root: str = "results",
+) -> list[str]:  # fmt: skip
+    """The metrics files of one cell (all test institutions, or one), after checking the cell.
+
+    `cell` has the `COLUMNS` keys; an impossible cell is a `ConfigError` naming the axis.
+    """
+    dataset = cell["dataset"]
+    _check_members("dataset", [dataset], config["datasets"], "dataset")
+    _check_members("model", [cell["model"]], models, "model")
+    _check_members("strategy", [cell["strategy"]], STRATEGIES, "strategy")
+    soft = cell["strategy"] in SOFT
+    if soft != (cell["prompt_length"] > 0):
+        need = "a prompt length >= 1" if soft else "prompt length 0 (no soft prompt)"
+        raise ConfigError(f"config key 'prompt_length': strategy {cell['strategy']} needs {need}")
+    train = institutions(config, dataset, "train")
+    _check_members("train_institution", [cell["train_institution"]], train, "institution")
+    shots = _check_shots(config, "shots", dataset, cell["train_institution"], cell["shots"])
+    tests = institutions(config, dataset, "test")
+    if test_institution is not None:
+        _check_members("test_institution", [test_institution], tests, "institution")
+        tests = [test_institution]
+    folder = cell_folder({**cell, "shots": shots}, root)
+    return [str(folder / "metrics" / f"{test}.json") for test in tests]

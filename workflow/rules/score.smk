@@ -1,0 +1,19 @@
+"""Score stage: each cell's predictions of one test institution against the gold corpus."""
+
+
+rule score_cell:
+    input:
+        tables=corpus_table_files(),
+        predictions=f"{CELL}/predictions",
+        summary=f"{CELL}/train.json",
+    output:
+        f"{CELL}/metrics/{{test_inst}}.json",
+    log:
+        f"logs/score/{CELL_LOG}/{{test_inst}}.log",
+    conda:
+        "../../envs/core.yaml"
+    params:
+        schema=dataset_schema,
+        bootstrap=config["training"]["bootstrap"],
+    script:
+        "../scripts/score_cell.py"
