@@ -10,6 +10,7 @@ CORES ?= all
 
 run: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --quiet rules
+	$(BIN)/snakemake --quiet rules --report results/report.html
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -21,6 +21,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/corpus.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/score.smk"
+include: "workflow/rules/aggregate.smk"
 
 
 rule all:

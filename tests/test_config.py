@@ -57,8 +57,8 @@ def test_defaults_for_omitted_blocks():
         ),
         (
             lambda c: c.update(modles={}),
-            "config key 'modles' is not known (allowed here: corpus, datasets, grid, models, select, "
-            "training)",
+            "config key 'modles' is not known "
+            "(allowed here: corpus, datasets, grid, models, select, training)",
         ),
         (
             lambda c: c["datasets"]["drug_ade"]["synthetic"].update(kind="radiology"),

@@ -14,7 +14,7 @@ from clinprompt.config import validate_config
 from clinprompt.errors import ConfigError
 from clinprompt.grid import cell_metrics_paths, grid_frame, metrics_files
 from clinprompt.registry import model_registry
-from tests.conftest import REPO
+from tests.conftest import REPO, job_counts
 
 SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
 
@@ -135,9 +135,7 @@ def test_paper_config_dry_run_lists_every_job(tmp_path):
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    counts = {line.split()[0]: int(line.split()[1]) for line in result.stdout.splitlines()
-              if len(line.split()) == 2 and line.split()[1].isdigit()
-              and not line.split()[0].endswith(":")}  # fmt: skip
+    counts = job_counts(result.stdout)
     assert counts["train_cell"] == 1428 and counts["score_cell"] == 2184
     assert "synthesise_corpus" not in counts
 

@@ -8,28 +8,9 @@ import shutil
 import pandas as pd
 import pytest
 
-from tests.conftest import REPO, run_snakemake
+from tests.conftest import GRID_CELLS, GRID_CONFIG, REPO, SMALL, job_counts, run_snakemake
 
 pytestmark = pytest.mark.workflow
-
-SMALL = {
-    "datasets": {
-        "drug_ade": {
-            "schema": "n2c2-2018",
-            "synthetic": {"kind": "drug_ade", "seed": 3, "documents": {"train": 6, "test": 3}},
-        },
-        "sdoh": {
-            "schema": "n2c2-2022-sdoh",
-            "synthetic": {
-                "kind": "sdoh",
-                "seed": 4,
-                "documents": {"train": 5, "test": 2},
-                "institutions": ["MIMIC", "UW"],
-            },
-        },
-    },
-    "corpus": {"dev_fraction": 0.2, "dev_seed": 1},
-}
 
 
 @pytest.fixture(scope="module")
@@ -117,50 +98,6 @@ def test_repository_config_dry_run(repo=REPO):
     assert "synthesise_corpus" in result.stdout
 
 
-GRID_CONFIG = {
-    **SMALL,
-    "training": {"epochs": 1, "max_length": 96, "stride": 16, "match_hidden": 32,
-                 "bootstrap": 10, "negative_ratio": 0.5},
-    "grid": {
-        "models": ["tiny-bert"],
-        "seeds": [1],
-        "prompt_lengths": [2],
-        "experiments": {
-            "main": {"strategies": ["finetune", "soft"]},
-            "few_shot": {"datasets": ["drug_ade"], "strategies": ["soft-frozen"], "shots": [2]},
-        },
-    },
-}  # fmt: skip
-GRID_CELLS = [
-    "drug_ade/tiny-bert/finetune/p0/kall/MIMIC/seed1",
-    "drug_ade/tiny-bert/soft/p2/kall/MIMIC/seed1",
-    "drug_ade/tiny-bert/soft-frozen/p2/k2/MIMIC/seed1",
-    *(
-        f"sdoh/tiny-bert/{s}/kall/{i}/seed1"
-        for s in ("finetune/p0", "soft/p2")
-        for i in ("MIMIC", "UW")
-    ),
-]
-
-
-def job_counts(output: str) -> dict[str, int]:
-    """The job-stats table of a Snakemake run or dry run."""
-    rows = (line.split() for line in output.splitlines())
-    return {
-        row[0]: int(row[1])
-        for row in rows
-        if len(row) == 2 and row[1].isdigit() and not row[0].endswith(":")
-    }
-
-
-@pytest.fixture(scope="module")
-def grid_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("grid")
-    result = run_snakemake(workdir, GRID_CONFIG)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return workdir
-
-
 def test_grid_runs_end_to_end(grid_run):
     tests = {"drug_ade": ["MIMIC"], "sdoh": ["MIMIC", "UW"]}
     for cell in GRID_CELLS:
@@ -178,13 +115,33 @@ def test_grid_runs_end_to_end(grid_run):
     assert frozen["train_documents"] == 2 and frozen["parameters"]["share"] < 1
 
 
+def test_grid_aggregates_every_metrics_file(grid_run):
+    tidy = pd.read_parquet(grid_run / "results/tables/metrics.parquet")
+    tested = {(row.dataset, row.train_institution, row.test_institution, row.strategy)
+              for row in tidy.itertuples()}  # fmt: skip
+    assert len(tested) == 3 + 2 * 2 * 2
+    assert set(tidy["task"]) == {"concepts", "relations", "events"}
+    main = pd.read_parquet(grid_run / "results/tables/main.parquet")
+    assert {"finetune", "soft"} <= set(main["strategy"])
+    assert "soft-frozen" not in set(main["strategy"])
+    for table in ("main", "prompt_length", "few_shot", "cross_institution", "cost"):
+        assert "<table" in (grid_run / f"results/tables/{table}.html").read_text()
+        assert "\\begin{tabular}" in (grid_run / f"results/tables/{table}.tex").read_text()
+    for figure in ("strategies", "prompt_length", "few_shot", "cross_institution", "frozen_gap",
+                   "cost"):  # fmt: skip
+        assert (grid_run / f"results/figures/{figure}.png").stat().st_size > 1000
+        assert "<svg" in (grid_run / f"results/figures/{figure}.svg").read_text()
+
+
 def test_grid_rerun_does_nothing_and_one_lost_metrics_file_rescores_only_it(grid_run):
     result = run_snakemake(grid_run, GRID_CONFIG, "-n")
     assert result.returncode == 0 and "Nothing to be done" in result.stdout + result.stderr
     (grid_run / "results" / GRID_CELLS[3] / "metrics/UW.json").unlink()
     result = run_snakemake(grid_run, GRID_CONFIG, "-n")
     counts = job_counts(result.stdout)
-    assert counts.get("score_cell") == 1 and "train_cell" not in counts, result.stdout
+    rebuilt = {"score_cell": 1, "cell_summary": 1, "aggregate_metrics": 1, "paper_tables": 1,
+               "paper_figures": 1, "all": 1, "total": 6}  # fmt: skip
+    assert counts == rebuilt, result.stdout
     result = run_snakemake(grid_run, GRID_CONFIG)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (grid_run / "results" / GRID_CELLS[3] / "metrics/UW.json").is_file()

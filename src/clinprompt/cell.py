@@ -23,6 +23,7 @@ import torch
 from clinprompt.atomic import atomic_directory, atomic_write_text
 from clinprompt.cell_score import score_predictions, write_metrics
 from clinprompt.corpus import CorpusTables, table_documents
+from clinprompt.distributed import needs_sharding, process_count, run_in_processes, world
 from clinprompt.encoder import load_encoder
 from clinprompt.errors import ConfigError
 from clinprompt.examples import (
@@ -102,7 +103,11 @@ def build_model(
     cell: Cell, spec: ModelSpec, schema: DatasetSchema, settings: CellSettings
 ) -> tuple[ExtractionModel, object]:
     """The cell's model and tokenizer, initialised from the checkpoint and the seed."""
-    encoder, tokenizer = load_encoder(resolve_model_path(spec))
+    # Recomputing layers in backward trades time for the activation memory of a trained encoder.
+    checkpointing = spec.gradient_checkpointing and cell.strategy != "soft-frozen"
+    encoder, tokenizer = load_encoder(
+        resolve_model_path(spec), gradient_checkpointing=checkpointing
+    )
     if settings.max_length > encoder.config.max_tokens:
         raise ConfigError(
             f"max_length {settings.max_length} exceeds the {encoder.config.max_tokens} "
@@ -151,8 +156,19 @@ def train_cell(
     cell: Cell, tables_dir: Path, schema_name: str, spec: ModelSpec,
     settings: CellSettings, folder: Path,
 ) -> dict:  # fmt: skip
-    """Train the cell; write `best.pt` and `train.json` into `folder`; return the summary."""
+    """Train the cell; write `best.pt` and `train.json` into `folder`; return the summary.
+
+    Trains in several processes (torchrun, see `distributed`) when the model asks for several
+    GPUs and the allocation has them, or when `training.processes` says so.
+    """
     folder = Path(folder)
+    device = _device(settings.device)
+    processes = process_count(spec, settings.train.processes, device)
+    if processes > 1 and not world().distributed:
+        # Find or build the checkpoint once, here: ranks building tiny models would race.
+        resolve_model_path(spec)
+        arguments = (cell, tables_dir, schema_name, spec, settings, folder)
+        return run_in_processes(train_cell, arguments, processes, device.type)
     tables = CorpusTables.read(tables_dir)
     schema = load_schema(schema_name)
     documents = tables.documents
@@ -176,12 +192,12 @@ def train_cell(
         model, tokenizer, schema, example_settings(cell, settings, False), settings.eval_batch_size
     )
     score_dev = _dev_scorer(predictor, select_documents(tables, list(dev["document"])), schema)
+    sharded = needs_sharding(spec, model.settings.frozen)
     trainer = Trainer(
-        model, train_set.frame, score_dev, settings.train, folder, tokenizer.pad_token_id
+        model, train_set.frame, score_dev, settings.train, folder, tokenizer.pad_token_id, sharded
     )
     started = time.perf_counter()
     result = trainer.run()
-    atomic_save({name: t for name, t in trainer.best_state.items()}, folder / BEST)
     summary = {
         "cell": asdict(cell),
         "train_documents": len(train_keys),
@@ -198,7 +214,9 @@ def train_cell(
         "peak_memory_mb": result.peak_memory_mb,
         "history": result.history,
     }
-    atomic_write_text(folder / "train.json", json.dumps(summary, indent=1) + "\n")
+    if world().is_main:
+        atomic_save(trainer.best_state, folder / BEST)
+        atomic_write_text(folder / "train.json", json.dumps(summary, indent=1) + "\n")
     return summary
 
 

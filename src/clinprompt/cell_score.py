@@ -5,11 +5,16 @@ summary (`train.json`) and the prediction times (`predictions/seconds.json`). Ou
 JSON for that institution (strict and lenient, micro with bootstrap intervals, per type; SDoH
 events when the schema has events) plus the cell, the test institution and the cell's cost
 (trainable parameters, training time, peak memory, tokens/s, prediction time). Torch-free, so a
-scoring job starts in a fraction of a second.
+scoring job starts in a fraction of a second. For paired significance tests across cells the JSON
+also holds `per_document`: the number of documents, a digest of their sorted keys (the same
+digest = scored on the same documents; no names are stored) and, per target and mode (events:
+mode `challenge`), the tp/fp/fn count of each document in sorted key order as space-separated
+integers, which keeps the file short.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import replace
@@ -23,7 +28,16 @@ from clinprompt.errors import ConfigError, InvalidInputError
 from clinprompt.event_score import evaluate_events
 from clinprompt.event_score import to_json as events_json
 from clinprompt.schema import DatasetSchema, load_schema
-from clinprompt.score import DocumentPair, evaluate, pair_predictions, to_json
+from clinprompt.score import (
+    COUNTS,
+    MODES,
+    TARGETS,
+    CountTable,
+    DocumentPair,
+    evaluate,
+    pair_predictions,
+    to_json,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +56,30 @@ def score_predictions(
     if weights is not None:
         evaluation = with_intervals(evaluation, weights)
     report = to_json(evaluation)
+    tables = {t: {mode: evaluation.table(t, mode) for mode in MODES} for t in TARGETS}
     if schema.events:
         events = evaluate_events(pairs, schema)
         if weights is not None:
             events = replace(events, table=with_interval(events.table, weights))
         report["events"] = events_json(events)
+        tables["events"] = {"challenge": events.table}
+    report["per_document"] = per_document_json(evaluation.doc_ids, tables)
     return report
+
+
+def per_document_json(keys: tuple[str, ...], tables: dict[str, dict[str, CountTable]]) -> dict:
+    """Document count, key digest and per-document tp/fp/fn strings per target and mode."""
+    digest = hashlib.sha256("\n".join(keys).encode("utf-8")).hexdigest()[:16]
+    block: dict = {"documents": len(keys), "digest": digest}
+    for target, modes in tables.items():
+        block[target] = {
+            mode: {
+                name: " ".join(map(str, column))
+                for name, column in zip(COUNTS, table.per_document.T.tolist(), strict=True)
+            }
+            for mode, table in modes.items()
+        }
+    return block
 
 
 def _read_json(path: Path) -> dict:
@@ -97,3 +129,38 @@ def write_metrics(
         report["relations"]["strict"]["micro"]["f1"],
     )  # fmt: skip
     return report
+
+
+def cell_summary_html(summary: dict, metrics: list[dict]) -> str:
+    """A small HTML card of one cell: F1 per test institution and the cost (counts only)."""
+    rows = []
+    for report in metrics:
+        cells = [report["cell"]["test_institution"]]
+        for target in ("entities", "relations"):
+            for mode in ("strict", "lenient"):
+                cells.append(f"{report[target][mode]['micro']['f1']:.4f}")
+        rows.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
+    parameters = summary["parameters"]
+    cost = (
+        f"trainable parameters {parameters['trainable']:,} of {parameters['total']:,} "
+        f"({parameters['share']:.1%}); {summary['train_documents']} training documents; "
+        f"best epoch {summary['best_epoch']} of {summary['epochs_run']}; training "
+        f"{summary['train_seconds']:.0f} s at {summary['tokens_per_second']:.0f} tokens/s; "
+        f"peak memory {summary['peak_memory_mb']:.0f} MB"
+    )
+    header = "".join(
+        f"<th>{name}</th>"
+        for name in ("test institution", "concepts strict F1", "concepts lenient F1",
+                     "relations strict F1", "relations lenient F1")
+    )  # fmt: skip
+    return (
+        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>cell</title></head><body>\n"
+        f"<table border='1'><thead><tr>{header}</tr></thead><tbody>{''.join(rows)}"
+        f"</tbody></table>\n<p>{cost}</p>\n</body></html>\n"
+    )
+
+
+def write_cell_summary(summary_path: Path, metrics_paths: list[Path], out: Path) -> None:
+    """Write the HTML card of a cell from its `train.json` and metrics files."""
+    metrics = [_read_json(path) for path in metrics_paths]
+    atomic_write_text(out, cell_summary_html(_read_json(summary_path), metrics))

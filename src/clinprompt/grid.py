@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from clinprompt.atomic import atomic_file
 from clinprompt.config import dataset_parts
 from clinprompt.corpus import carved_dev_size
 from clinprompt.errors import ConfigError
@@ -208,3 +209,11 @@ def cell_metrics_paths(
         tests = [test_institution]
     folder = cell_folder({**cell, "shots": shots}, root)
     return [str(folder / "metrics" / f"{test}.json") for test in tests]
+
+
+def write_grid(cells: list[dict], path: Path) -> None:
+    """The grid frame (records as `grid_frame` makes them) written atomically as Parquet."""
+    frame = pd.DataFrame(cells, columns=[*COLUMNS, "experiments"])
+    frame = frame.astype({"prompt_length": "int64", "seed": "int64", "shots": "str"})
+    with atomic_file(path) as tmp:
+        frame.to_parquet(tmp, index=False)

@@ -8,6 +8,14 @@ gradient clipping and accumulation, bf16 autocast on GPU (fp32 on CPU), length-b
 batches whose order depends on the seed and epoch only. A checkpoint is written after every
 epoch and when SIGTERM arrives (SLURM preemption) — the run then stops with `Preempted` — and a
 restarted run resumes from it, mid-epoch included, to the same final weights.
+
+Under torchrun (see `distributed`) every rank computes the same batch list and trains on its
+shard of each batch, so N processes take the optimiser steps of one (batch_size is the global
+batch); the model is wrapped in DDP, or FSDP when `sharded`. Only rank 0 scores dev (every rank
+under FSDP, which needs all of them in each forward pass), logs and writes checkpoints, which
+hold the full trainable state in one format whatever the number of processes. Optional:
+`compile` (torch.compile of each encoder layer). Inside a step nothing waits for the device:
+losses add up on it and are read once per epoch.
 """
 
 from __future__ import annotations
@@ -29,6 +37,20 @@ from tqdm import tqdm
 
 from clinprompt.atomic import atomic_file
 from clinprompt.batching import bucketed_batches, collate, padding_waste, to_device
+from clinprompt.distributed import (
+    any_rank,
+    from_main,
+    gather_full,
+    gradient_sync,
+    load_trainable_state,
+    loss_units,
+    shard,
+    shard_optimizer_state,
+    sum_over_ranks,
+    training_loss,
+    world,
+    wrap_for_training,
+)
 from clinprompt.errors import ClinpromptError
 from clinprompt.models import ExtractionModel, autocast
 
@@ -56,6 +78,9 @@ class TrainSettings:
     max_grad_norm: float = 1.0
     patience: int | None = None
     seed: int = 0
+    compile: bool = False
+    # Read by the launcher (`cell.train_cell`), not by the loop: None = as the GPUs ask.
+    processes: int | None = None
 
 
 @dataclass
@@ -83,11 +108,23 @@ def _peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def trainable_state(model: ExtractionModel) -> dict[str, torch.Tensor]:
-    """The parameters that training changes (frozen encoder weights come from the checkpoint)."""
-    return {
-        name: p.detach().cpu().clone() for name, p in model.named_parameters() if p.requires_grad
-    }
+def trainable_state(model: ExtractionModel, keep: bool = True) -> dict[str, torch.Tensor]:
+    """The parameters that training changes, full and on the CPU (frozen encoder weights come
+    from the checkpoint). Collective under FSDP; with `keep` false it returns nothing."""
+    state = {}
+    for name, parameter in model.named_parameters():
+        if parameter.requires_grad:
+            full = gather_full(parameter.detach(), keep)
+            if keep:
+                state[name] = full.cpu().clone()
+    return state
+
+
+def compile_layers(model: ExtractionModel) -> None:
+    """torch.compile each encoder layer in place: one graph serves every layer, parameter names
+    stay, and FSDP's per-layer hooks and gradient checkpointing stay outside compiled code."""
+    for layer in model.encoder.encoder.layer:
+        layer.compile()
 
 
 def atomic_save(obj: object, path: Path) -> None:
@@ -114,7 +151,11 @@ class _Sigterm:
 
 
 class Trainer:
-    """Trains one model; `run` returns when training ends, raises `Preempted` on SIGTERM."""
+    """Trains one model; `run` returns when training ends, raises `Preempted` on SIGTERM.
+
+    `sharded` (FSDP) applies only among several processes; the model then ends with its last
+    weights, the best ones being on rank 0 only (`best_state`).
+    """
 
     def __init__(
         self,
@@ -124,9 +165,16 @@ class Trainer:
         settings: TrainSettings,
         folder: Path,
         pad_id: int,
+        sharded: bool = False,
     ) -> None:
         self.model, self.examples, self.score_dev = model, examples, score_dev
         self.settings, self.folder, self.pad_id = settings, Path(folder), pad_id
+        self.world = world()
+        self.sharded = sharded and self.world.distributed
+        self.units = loss_units(examples)
+        if settings.compile:
+            compile_layers(model)
+        self.wrapped = wrap_for_training(model, self.world, self.sharded)
         self.device = next(model.parameters()).device
         groups = model.parameter_groups(settings.lr_encoder, settings.lr_prompt, settings.lr_head)
         self.optimizer = torch.optim.AdamW(
@@ -150,31 +198,33 @@ class Trainer:
     # ------------------------------------------------------------------ checkpoints
 
     def _save(self, epoch: int, step: int) -> None:
-        atomic_save(
-            {
-                "epoch": epoch,
-                "step": step,
-                "model": trainable_state(self.model),
-                "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict(),
-                "rng": torch.get_rng_state(),
-                "result": asdict(self.result),
-                "best_state": self.best_state,
-            },
-            self.folder / CHECKPOINT,
-        )
+        """Every rank calls it (FSDP gathers shards); rank 0 writes."""
+        keep = self.world.is_main
+        state = {
+            "epoch": epoch,
+            "step": step,
+            "model": trainable_state(self.model, keep),
+            "optimizer": gather_full(self.optimizer.state_dict(), keep),
+            "scheduler": self.scheduler.state_dict(),
+            "rng": torch.get_rng_state(),
+            "result": asdict(self.result),
+            "best_state": self.best_state,
+        }
+        if keep:
+            atomic_save(state, self.folder / CHECKPOINT)
 
     def _resume(self) -> tuple[int, int]:
         path = self.folder / CHECKPOINT
         if not path.is_file():
             return 0, 0
-        state = torch.load(path, weights_only=False)
-        self.model.load_state_dict(state["model"], strict=False)
-        self.optimizer.load_state_dict(state["optimizer"])
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        load_trainable_state(self.model, state["model"])
+        self.optimizer.load_state_dict(shard_optimizer_state(state["optimizer"], self.optimizer))
         self.scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"])
         self.result = TrainResult(**state["result"])
-        self.best_state = state["best_state"]
+        if self.world.is_main or not self.sharded:
+            self.best_state = state["best_state"]
         log.info("resumed from %s at epoch %d, batch %d", path, state["epoch"] + 1, state["step"])
         return state["epoch"], state["step"]
 
@@ -194,8 +244,8 @@ class Trainer:
                 skip = 0
                 epoch += 1
                 self._save(epoch, 0)
-        if self.best_state is not None:
-            self.model.load_state_dict(self.best_state, strict=False)
+        if self.best_state is not None and not self.sharded:
+            load_trainable_state(self.model, self.best_state)
         self.result.peak_memory_mb = max(self.result.peak_memory_mb, _peak_memory_mb(self.device))
         return self.result
 
@@ -212,19 +262,24 @@ class Trainer:
         tokens = 0
         bar = tqdm(
             total=len(batches), initial=skip, desc=f"epoch {epoch + 1}/{settings.epochs}",
-            file=sys.stderr, mininterval=10, leave=False,
+            file=sys.stderr, mininterval=10, leave=False, disable=not self.world.is_main,
         )  # fmt: skip
         for index in range(skip, len(batches)):
             kind, rows = batches[index]
+            rows, weight = shard(rows, self.units, self.world)
             batch = to_device(collate(self.examples, kind, rows, self.pad_id), self.device)
-            tokens += sum(len(ids) for ids in self.examples["input_ids"].iloc[rows])
-            with autocast(self.device):
-                loss = self.model.loss(batch) / settings.grad_accumulation
-            loss.backward()
+            if weight:
+                tokens += sum(len(ids) for ids in self.examples["input_ids"].iloc[rows])
+            last = (index + 1) % settings.grad_accumulation == 0 or index + 1 == len(batches)
+            with gradient_sync(self.wrapped, last):
+                with autocast(self.device):
+                    loss = training_loss(self.model, self.wrapped, batch)
+                    loss = loss * weight / settings.grad_accumulation
+                loss.backward()
             loss_sum += loss.detach()
-            if (index + 1) % settings.grad_accumulation == 0 or index + 1 == len(batches):
+            if last:
                 self._step()
-                if sigterm.received:
+                if any_rank(sigterm.received, self.world):
                     self._save(epoch, index + 1)
                     bar.close()
                     raise Preempted(
@@ -247,8 +302,13 @@ class Trainer:
         self, epoch: int, loss_sum: torch.Tensor, n_batches: int, tokens: int, seconds: float,
         batches: list[tuple[str, list[int]]],
     ) -> None:  # fmt: skip
-        dev = self.score_dev(self.model)
+        # FSDP needs every rank in each forward pass; with DDP rank 0 scores alone.
+        scores_here = self.world.is_main or self.sharded
+        dev = from_main(self.score_dev(self.model) if scores_here else None, self.world)
         self.model.train()
+        # Each rank's loss carries its share of the batch times the world size.
+        loss_total, tokens = sum_over_ranks([float(loss_sum), tokens], self.world)
+        tokens = int(tokens)
         result = self.result
         result.epochs_run = epoch + 1
         result.train_seconds += seconds
@@ -256,15 +316,18 @@ class Trainer:
         result.padding_waste = padding_waste(self.examples, batches)
         if dev["score"] > result.best_score:
             result.best_score, result.best_epoch = dev["score"], epoch + 1
-            self.best_state = trainable_state(self.model)
+            self.best_state = trainable_state(self.model, self.world.is_main or not self.sharded)
+        loss = loss_total / self.world.size / max(1, n_batches) * self.settings.grad_accumulation
         line = {
             "epoch": epoch + 1,
-            "loss": float(loss_sum) / max(1, n_batches) * self.settings.grad_accumulation,
+            "loss": loss,
             **{f"dev_{k}": v for k, v in dev.items()},
             "tokens_per_second": tokens / seconds if seconds else 0.0,
             "seconds": seconds,
         }
         result.history.append(line)
+        if not self.world.is_main:
+            return
         with open(self.folder / "train_log.jsonl", "a", encoding="utf-8") as handle:
             handle.write(json.dumps(line) + "\n")
         log.info(

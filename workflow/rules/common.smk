@@ -2,9 +2,11 @@
 
 import re
 
+from clinprompt.aggregate import TABLES
 from clinprompt.cell import Cell
 from clinprompt.config import config_or_exit, dataset_parts
-from clinprompt.grid import grid_frame, institutions, metrics_files
+from clinprompt.figures import FIGURES
+from clinprompt.grid import cell_folder, grid_frame, institutions, metrics_files
 from clinprompt.registry import model_registry
 
 CORPUS_TABLES = ("documents", "entities", "relations", "events", "attributes")
@@ -55,6 +57,19 @@ def final_outputs():
     return [
         *(f"results/corpora/{dataset}/statistics.html" for dataset in DATASETS),
         *GRID_METRICS,
+        *(f"{cell_folder(row)}/summary.html" for _, row in GRID.iterrows()),
+        *aggregate_outputs(),
+    ]
+
+
+def aggregate_outputs():
+    """The paper's tables and figures (none for a grid without cells)."""
+    if GRID.empty:
+        return []
+    return [
+        "results/tables/metrics.parquet",
+        *expand("results/tables/{table}.{ext}", table=TABLES, ext=("parquet", "html", "tex")),
+        *expand("results/figures/{figure}.{ext}", figure=FIGURES, ext=("png", "svg")),
     ]
 
 
@@ -74,6 +89,51 @@ wildcard_constraints:
     seed=r"\d+",
     train_inst=r"[A-Za-z0-9_-]+",
     test_inst=r"[A-Za-z0-9_-]+",
+
+
+CELL_LABELS = {
+    "model": "{model}",
+    "strategy": "{strategy}",
+    "prompt length": "{plen}",
+    "shots": "{shots}",
+    "trained at": "{train_inst}",
+    "seed": "{seed}",
+}
+
+
+def table_outputs():
+    """Each paper table as Parquet, LaTeX and HTML (the HTML shown in the report)."""
+    outputs = {}
+    for table in TABLES:
+        outputs[f"{table}_parquet"] = f"results/tables/{table}.parquet"
+        outputs[f"{table}_tex"] = f"results/tables/{table}.tex"
+        outputs[f"{table}_html"] = report(
+            f"results/tables/{table}.html",
+            caption=f"../report/table_{table}.rst",
+            category="Tables",
+            labels={"table": table.replace("_", " ")},
+        )
+    return outputs
+
+
+def figure_outputs():
+    """Each figure as SVG and PNG (the PNG shown in the report)."""
+    outputs = {}
+    for figure in FIGURES:
+        outputs[f"{figure}_svg"] = f"results/figures/{figure}.svg"
+        outputs[f"{figure}_png"] = report(
+            f"results/figures/{figure}.png",
+            caption=f"../report/figure_{figure}.rst",
+            category="Figures",
+            labels={"figure": figure.replace("_", " ")},
+        )
+    return outputs
+
+
+def cell_metrics(wildcards):
+    """The metrics file of every test institution of the rule's cell."""
+    folder = CELL.format(**wildcards)
+    return [f"{folder}/metrics/{test}.json" for test in test_institutions(wildcards)]
 
 
 def cell_of(wildcards):

@@ -17,3 +17,23 @@ rule score_cell:
         bootstrap=config["training"]["bootstrap"],
     script:
         "../scripts/score_cell.py"
+
+
+rule cell_summary:
+    input:
+        summary=f"{CELL}/train.json",
+        metrics=cell_metrics,
+    output:
+        report(
+            f"{CELL}/summary.html",
+            caption="../report/cell_summary.rst",
+            category="Cells",
+            subcategory="{dataset}",
+            labels=CELL_LABELS,
+        ),
+    log:
+        f"logs/score/{CELL_LOG}/summary.log",
+    conda:
+        "../../envs/core.yaml"
+    script:
+        "../scripts/cell_summary.py"

@@ -11,7 +11,6 @@ rule train_cell:
         f"logs/train/{CELL_LOG}.log",
     benchmark:
         f"results/benchmarks/train/{CELL_LOG}.tsv"
-    retries: 1
     conda:
         "../../envs/train.yaml"
     threads: train_threads

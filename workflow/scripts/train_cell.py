@@ -1,4 +1,5 @@
-"""Train one grid cell and predict every test institution; a retried job resumes training."""
+"""Train one grid cell (under torchrun when its model asks for several GPUs) and predict every
+test institution; a retried job resumes training."""
 
 from pathlib import Path
 

@@ -12,6 +12,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from clinprompt.cli import aggregate as aggregate_commands
 from clinprompt.cli import brat as brat_commands
 from clinprompt.cli import cell as cell_commands
 from clinprompt.cli import corpus as corpus_commands
@@ -19,7 +20,8 @@ from clinprompt.cli import score as score_commands
 from clinprompt.cli import synth as synth_commands
 from clinprompt.errors import ClinpromptError
 
-COMMAND_GROUPS = (brat_commands, synth_commands, corpus_commands, score_commands, cell_commands)
+COMMAND_GROUPS = (brat_commands, synth_commands, corpus_commands, score_commands, cell_commands,
+                  aggregate_commands)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import yaml
@@ -49,6 +50,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     cell.set_defaults(handler=run_cell_paths)
     train = subparsers.add_parser("train", help="train one cell (select on dev)")
     _add_cell_arguments(train)
+    train.add_argument(
+        "--processes", type=int, help="train in N torchrun processes (gloo on CPU, nccl on GPUs)"
+    )
     train.set_defaults(handler=run_train)
     predict = subparsers.add_parser("predict", help="predict and score one cell's test set")
     _add_cell_arguments(predict)
@@ -95,6 +99,8 @@ def run_train(args: argparse.Namespace) -> int:
     from clinprompt.cell import train_cell
 
     cell, spec, settings, tables, schema = _load(args)
+    if args.processes is not None:
+        settings = replace(settings, train=replace(settings.train, processes=args.processes))
     summary = train_cell(cell, tables, schema, spec, settings, cell.folder(args.results))
     summary.pop("history")
     print(json.dumps(summary, indent=1))

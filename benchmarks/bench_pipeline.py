@@ -1,0 +1,82 @@
+"""The embedded default end to end: `make run`'s workflow and report, timed on this machine.
+
+Runs the repository's `config/config.yaml` (both synthetic corpora, the bundled MiniLM, the
+whole embedded grid) in a fresh working folder with `--cores` (default: every core), then
+`--report`, and records the wall time of each, the jobs per rule and the training jobs' own
+times (their Snakemake benchmark files). Issue 5 asks for about 10 minutes on 2 cores.
+
+    python benchmarks/bench_pipeline.py [--cores 2] [--workdir DIR] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+from render_docs import REPO, RESULTS, environment, table, write_result
+
+sys.path.insert(0, str(REPO))
+from tests.conftest import job_counts
+
+TARGET_MINUTES = 10
+
+
+def snakemake(workdir: Path, cores: int, *args: str) -> tuple[float, str]:
+    """Wall seconds and stdout of one Snakemake call on the embedded default in `workdir`."""
+    command = [sys.executable, "-m", "snakemake", "--cores", str(cores), "--quiet", "rules",
+               "-d", str(workdir), "-s", str(REPO / "Snakefile"),
+               "--configfile", str(REPO / "config/config.yaml"), *args]  # fmt: skip
+    start = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise SystemExit(f"snakemake {' '.join(args)} failed:\n{result.stderr[-3000:]}")
+    return time.perf_counter() - start, result.stdout
+
+
+def training_seconds(workdir: Path) -> pd.Series:
+    """Wall seconds of every training job, from its benchmark file."""
+    files = sorted((workdir / "results/benchmarks/train").rglob("*.tsv"))
+    return pd.Series([pd.read_csv(path, sep="\t")["s"].iloc[0] for path in files], dtype=float)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cores", type=int, default=os.cpu_count())
+    parser.add_argument("--workdir", type=Path, help="keep the run here (default: a temp folder)")
+    parser.add_argument("--out", type=Path, default=RESULTS / "pipeline.json")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        workdir = args.workdir or Path(folder)
+        run_seconds, stdout = snakemake(workdir, args.cores)
+        report_seconds, _ = snakemake(workdir, 1, "--report", str(workdir / "results/report.html"))
+        training = training_seconds(workdir)
+    counts = job_counts(stdout)
+    minutes = (run_seconds + report_seconds) / 60
+    print(f"embedded default: {minutes:.1f} min on {args.cores} cores", file=sys.stderr)
+    write_result(args.out, {
+        "benchmark": "pipeline",
+        "title": f"The embedded default end to end (`make run` after install, {args.cores} cores)",
+        "environment": environment(torch.device("cpu")),
+        "notes": [
+            f"workflow {run_seconds / 60:.1f} min + report {report_seconds:.0f} s = "
+            f"{minutes:.1f} min; target about {TARGET_MINUTES} min",
+            f"{len(training)} training jobs (train + predict): median {training.median():.0f} s, "
+            f"max {training.max():.0f} s, sum {training.sum() / 60:.1f} min",
+        ],
+        "tables": [table("Jobs", ["rule", "jobs"],
+                         [[rule, str(count)] for rule, count in counts.items()])],
+        "data": {"run_seconds": run_seconds, "report_seconds": report_seconds,
+                 "cores": args.cores, "counts": counts, "training_seconds": training.tolist()},
+    })  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,316 @@
+"""Aggregation: the tidy table equals the metrics JSON, seeds are summarised, the paired test
+marks a clearly better strategy and not an identical one, empty experiments give placeholders.
+
+Metrics files come from the real scorer: synthetic gold notes, predictions made by dropping a
+seeded share of the gold annotations, scored by `score_predictions` and written by
+`write_metrics`.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clinprompt.aggregate import (
+    DAGGER,
+    TABLES,
+    experiment_summary,
+    paper_tables,
+    read_scores,
+    tidy_frame,
+    tidy_metrics,
+    write_paper_tables,
+    write_tidy_metrics,
+)
+from clinprompt.brat import Document
+from clinprompt.cell_score import score_predictions, write_metrics
+from clinprompt.cli import main
+from clinprompt.errors import InvalidInputError
+from clinprompt.grid import COLUMNS, cell_folder, write_grid
+from clinprompt.schema import load_schema
+from clinprompt.synth_drug_ade import drug_ade_note
+from clinprompt.synth_sdoh import mimic_social_history, uw_social_history
+
+NOTES = {"MIMIC": mimic_social_history, "UW": uw_social_history}
+SCHEMAS = {"drug_ade": "n2c2-2018", "sdoh": "n2c2-2022-sdoh"}
+# Share of gold annotations a strategy predicts: soft is perfect, soft-frozen copies finetune.
+QUALITY = {"finetune": 0.55, "hard": 0.6, "soft": 1.0, "soft-frozen": 0.55}
+MODELS = {"tiny-bert": 4_000_000, "tiny-roberta": 9_000_000}
+
+
+def gold_documents(dataset: str, institution: str, n: int = 8) -> dict[str, Document]:
+    """Synthetic test notes keyed like the corpus tables (`INSTITUTION/test/ID`)."""
+    note = drug_ade_note if dataset == "drug_ade" else NOTES[institution]
+    keys = [f"{institution}/test/{i:03d}" for i in range(n)]
+    return {key: note(random.Random(f"{dataset}{key}"), key) for key in keys}
+
+
+def degrade(doc: Document, keep: float, rng: random.Random) -> Document:
+    """A prediction: a random share `keep` of the gold entities and what still refers to them."""
+    entities = [e for e in doc.entities if rng.random() < keep]
+    kept = {e.id for e in entities}
+    relations = [r for r in doc.relations if {r.arg1, r.arg2} <= kept]
+    events = [
+        replace(e, arguments=tuple(a for a in e.arguments if a[1] in kept))
+        for e in doc.events
+        if e.trigger in kept
+    ]
+    kept |= {e.id for e in events}
+    attributes = [a for a in doc.attributes if a.target in kept]
+    return Document(doc.doc_id, doc.text, entities, relations, events, attributes)
+
+
+def cell_row(dataset, model, strategy, plen, shots, train, seed, experiments) -> dict:
+    return dict(zip((*COLUMNS, "experiments"),
+                    (dataset, model, strategy, plen, shots, train, seed, experiments),
+                    strict=True))  # fmt: skip
+
+
+def write_cell(root: Path, row: dict, test: str, bootstrap: int = 50) -> Path:
+    """Score a degraded copy of the gold notes for `row` and write its metrics file."""
+    gold = gold_documents(row["dataset"], test)
+    quality = QUALITY[row["strategy"]] * (0.8 if row["shots"] != "all" else 1.0)
+    # soft-frozen reuses finetune's draw: identical predictions, so no significant difference
+    strategy = "finetune" if row["strategy"] == "soft-frozen" else row["strategy"]
+    rng = random.Random(f"{row['model']}{strategy}{row['shots']}{row['train_institution']}"
+                        f"{test}{row['seed']}")  # fmt: skip
+    predicted = {key: degrade(doc, quality, rng) for key, doc in gold.items()}
+    schema = load_schema(SCHEMAS[row["dataset"]])
+    report = score_predictions(gold, predicted, schema, bootstrap, row["seed"])
+    total = MODELS[row["model"]]
+    trainable = total // 20 if row["strategy"] == "soft-frozen" else total
+    cell = {k: row[k] for k in COLUMNS}
+    cell["shots"] = cell["shots"] if cell["shots"] == "all" else int(cell["shots"])
+    summary = {
+        "cell": cell,
+        "parameters": {"trainable": trainable, "total": total, "share": trainable / total},
+        "train_seconds": 100.0 * (1 + row["seed"]) * (2 if trainable == total else 1),
+        "tokens_per_second": 5000.0, "peak_memory_mb": total / 1e4, "padding_waste": 0.1,
+        "best_epoch": 1, "epochs_run": 2,
+    }  # fmt: skip
+    path = cell_folder(row, str(root)) / "metrics" / f"{test}.json"
+    write_metrics(report, summary, test, 1.5, path)
+    return path
+
+
+def study_grid() -> pd.DataFrame:
+    """main (both datasets, SDoH trained at both institutions), few_shot, prompt_length."""
+    rows = []
+    for model in MODELS:
+        for strategy, plen in (("finetune", 0), ("hard", 0), ("soft", 4), ("soft-frozen", 4)):
+            for seed in (1, 2):
+                for dataset, train in (("drug_ade", "MIMIC"), ("sdoh", "MIMIC"), ("sdoh", "UW")):
+                    names = "main,few_shot" if dataset == "drug_ade" else "main"
+                    rows.append(cell_row(dataset, model, strategy, plen, "all", train, seed, names))
+                if strategy in ("finetune", "soft-frozen"):
+                    rows.append(cell_row("drug_ade", model, strategy, plen, "2", "MIMIC", seed,
+                                         "few_shot"))  # fmt: skip
+                if strategy == "soft":
+                    rows.append(cell_row("drug_ade", model, strategy, 8, "all", "MIMIC", seed,
+                                         "prompt_length"))  # fmt: skip
+    frame = pd.DataFrame(rows)
+    main_soft = (frame["strategy"].isin(["soft", "soft-frozen"])) & (frame["shots"] == "all")
+    frame.loc[main_soft & (frame["dataset"] == "drug_ade"), "experiments"] += ",prompt_length"
+    return frame
+
+
+def institutions_of(dataset: str) -> list[str]:
+    return ["MIMIC"] if dataset == "drug_ade" else ["MIMIC", "UW"]
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory) -> tuple[pd.DataFrame, list[Path], Path]:
+    """The grid, every metrics file of it, and the grid Parquet."""
+    root = tmp_path_factory.mktemp("study")
+    grid = study_grid()
+    paths = [
+        write_cell(root / "results", row, test)
+        for row in grid.to_dict("records")
+        for test in institutions_of(row["dataset"])
+    ]
+    write_grid(grid.to_dict("records"), root / "grid.parquet")
+    return grid, paths, root / "grid.parquet"
+
+
+@pytest.fixture(scope="module")
+def scores(study):
+    grid, paths, _ = study
+    return read_scores(paths, grid)
+
+
+def test_tidy_shape_and_values_equal_the_json(study):
+    grid, paths, _ = study
+    tidy = tidy_metrics(paths, grid)
+    sdoh_files = sum(1 for p in paths if "/sdoh/" in str(p))
+    # 2 targets x 2 modes (+ SDoH events) x 3 metrics per file
+    assert len(tidy) == 12 * len(paths) + 3 * sdoh_files
+    assert set(tidy["task"]) == {"concepts", "relations", "events"}
+    assert set(tidy[tidy["task"] == "events"]["mode"]) == {"challenge"}
+    assert tidy["prompt_length"].dtype == "int64" and tidy["shots"].map(type).eq(str).all()
+    report = json.loads(paths[5].read_text())
+    cell = report["cell"]
+    row = tidy[
+        (tidy["model"] == cell["model"]) & (tidy["strategy"] == cell["strategy"])
+        & (tidy["prompt_length"] == cell["prompt_length"]) & (tidy["seed"] == cell["seed"])
+        & (tidy["shots"] == str(cell["shots"])) & (tidy["dataset"] == cell["dataset"])
+        & (tidy["train_institution"] == cell["train_institution"])
+        & (tidy["test_institution"] == cell["test_institution"])
+        & (tidy["task"] == "relations") & (tidy["mode"] == "lenient") & (tidy["metric"] == "f1")
+    ]  # fmt: skip
+    micro = report["relations"]["lenient"]["micro"]
+    assert len(row) == 1
+    assert row["value"].item() == micro["f1"]
+    assert [row["ci_low"].item(), row["ci_high"].item()] == micro["ci"]["f1"]
+    assert row["trainable"].item() == report["cost"]["parameters"]["trainable"]
+    assert row["train_seconds"].item() == report["cost"]["train_seconds"]
+    expected = grid.set_index(list(COLUMNS)).loc[tuple(row[list(COLUMNS)].iloc[0]), "experiments"]
+    assert row["experiments"].item() == expected
+
+
+def test_metrics_json_keeps_per_document_counts(study):
+    _, paths, _ = study
+    report = json.loads(paths[0].read_text())
+    block = report["per_document"]
+    assert block["documents"] == report["documents"] == 8 and len(block["digest"]) == 16
+    tp = np.array(block["entities"]["strict"]["tp"].split(), dtype=int)
+    assert len(tp) == 8 and tp.sum() == report["entities"]["strict"]["micro"]["tp"]
+    assert "MIMIC/test" not in json.dumps(block)
+    sdoh = json.loads(next(p for p in paths if "/sdoh/" in str(p)).read_text())
+    events = sdoh["per_document"]["events"]["challenge"]
+    assert sum(map(int, events["fn"].split())) == sdoh["events"]["micro"]["fn"]
+
+
+def test_seed_mean_and_sd(scores):
+    summary = experiment_summary(scores, "main", resamples=200)
+    tidy = tidy_frame(scores)
+    f1 = tidy[(tidy["metric"] == "f1") & (tidy["dataset"] == "drug_ade")
+              & (tidy["model"] == "tiny-bert") & (tidy["strategy"] == "hard")
+              & (tidy["shots"] == "all") & (tidy["task"] == "concepts")
+              & (tidy["mode"] == "strict")]["value"]  # fmt: skip
+    row = summary[(summary["dataset"] == "drug_ade") & (summary["model"] == "tiny-bert")
+                  & (summary["strategy"] == "hard") & (summary["task"] == "concepts")
+                  & (summary["mode"] == "strict")]  # fmt: skip
+    assert len(f1) == 2 and row["seeds"].item() == 2
+    assert row["mean"].item() == pytest.approx(f1.mean())
+    assert row["sd"].item() == pytest.approx(np.std(f1, ddof=1))
+    assert row["ci_low"].item() <= row["mean"].item() <= row["ci_high"].item()
+
+
+def test_significance_marks_a_better_strategy_not_an_identical_one(scores):
+    summary = experiment_summary(scores, "main", resamples=200)
+    strict = summary[summary["mode"] == "strict"].set_index(["model", "strategy"])
+    drug = strict[strict["dataset"] == "drug_ade"]
+    concepts = drug[drug["task"] == "concepts"]
+    assert concepts.loc[("tiny-bert", "soft"), "mean"] == 1.0
+    assert concepts.loc[("tiny-bert", "soft"), "p_value"] < 0.05
+    assert concepts.loc[("tiny-bert", "soft-frozen"), "p_value"] == 1.0
+    assert not concepts.loc[("tiny-bert", "soft-frozen"), "significant"]
+    assert np.isnan(concepts.loc[("tiny-bert", "finetune"), "p_value"])  # not against itself
+    main = paper_tables(scores)[0]
+    cell = main.display.loc[("tiny-bert", "soft", 4), ("drug_ade", "concepts", "strict")]
+    assert cell == f"1.0000 ± 0.0000{DAGGER}"
+    frozen = main.display.loc[("tiny-bert", "soft-frozen", 4), ("drug_ade", "concepts", "strict")]
+    assert DAGGER not in frozen and " ± " in frozen
+
+
+def test_one_seed_interval_is_the_scorers_own(study):
+    """One seed, the scorer's resamples and draw seed: the pooled interval is its interval."""
+    grid, paths, _ = study
+    one = [p for p in paths if "/drug_ade/tiny-bert/hard/p0/kall/MIMIC/seed1/" in str(p)]
+    report = json.loads(one[0].read_text())
+    summary = experiment_summary(read_scores(one, grid), "main", resamples=50, seed=1)
+    for task, target in (("concepts", "entities"), ("relations", "relations")):
+        row = summary[(summary["task"] == task) & (summary["mode"] == "lenient")]
+        micro = report[target]["lenient"]["micro"]
+        assert row["seeds"].item() == 1 and row["mean"].item() == micro["f1"]
+        assert [row["ci_low"].item(), row["ci_high"].item()] == pytest.approx(micro["ci"]["f1"])
+    events = summary[summary["task"] == "events"]
+    assert events.empty  # drug-ADE has no events
+
+
+def test_tables_written_with_placeholders(study, tmp_path):
+    grid, paths, _ = study
+    no_few_shot = grid[grid["experiments"] != "few_shot"].copy()
+    no_few_shot["experiments"] = no_few_shot["experiments"].str.replace(",few_shot", "")
+    kept = [p for p in paths if "/k2/" not in str(p)]
+    write_grid(no_few_shot.to_dict("records"), tmp_path / "grid.parquet")
+    written = write_paper_tables(kept, tmp_path / "grid.parquet", tmp_path / "tables")
+    assert sorted(p.name for p in written) == sorted(
+        f"{name}.{ext}" for name in TABLES for ext in ("parquet", "html", "tex")
+    )
+    few_shot = pd.read_parquet(tmp_path / "tables/few_shot.parquet")
+    assert list(few_shot.columns) == ["note"] and "few_shot" in few_shot["note"].item()
+    assert "no cells of experiment" in (tmp_path / "tables/few_shot.html").read_text()
+    main = pd.read_parquet(tmp_path / "tables/main.parquet")
+    assert {"mean", "sd", "seeds", "ci_low", "ci_high", "p_value", "significant"} <= set(main)
+    html = (tmp_path / "tables/main.html").read_text()
+    assert "<caption>" in html and DAGGER in html and "sdoh (UW)" in html
+    tex = (tmp_path / "tables/main.tex").read_text()
+    assert "\\begin{table}" in tex and "soft-frozen" in tex and "drug\\_ade" in tex
+    cross = pd.read_parquet(tmp_path / "tables/cross_institution.parquet")
+    assert set(cross["dataset"]) == {"sdoh"} and len(set(cross["transfer"])) == 4
+    cost = pd.read_parquet(tmp_path / "tables/cost.parquet")
+    frozen = cost[cost["strategy"] == "soft-frozen"]
+    assert (frozen["share"] == 0.05).all() and (cost["seeds"] == 2).all()
+
+
+def test_every_table_placeholder_for_an_empty_grid(study):
+    grid, _, _ = study
+    tables = paper_tables(read_scores([], grid))
+    assert [t.name for t in tables] == list(TABLES)
+    assert all(list(t.numbers.columns) == ["note"] for t in tables)
+
+
+def test_cross_institution_placeholder_without_a_second_institution(study):
+    grid, paths, _ = study
+    drug_ade = read_scores([p for p in paths if "/drug_ade/" in str(p)], grid)
+    tables = {t.name: t for t in paper_tables(drug_ade)}
+    assert "several institutions" in tables["cross_institution"].display["note"].item()
+    assert "note" not in tables["main"].display.columns
+
+
+def test_malformed_or_missing_metrics_file_is_one_line(study, tmp_path):
+    grid, paths, _ = study
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"cell": {"dataset": "drug_ade"}}')
+    with pytest.raises(InvalidInputError, match=r"broken\.json: not a cell's metrics file"):
+        tidy_metrics([broken], grid)
+    broken.write_text("{not json")
+    with pytest.raises(InvalidInputError, match=r"broken\.json:1: not valid JSON"):
+        tidy_metrics([broken], grid)
+    with pytest.raises(InvalidInputError, match=r"absent\.json: metrics file not found"):
+        tidy_metrics([tmp_path / "absent.json"], grid)
+    with pytest.raises(InvalidInputError, match="not in the grid"):
+        tidy_metrics(paths[:1], grid.iloc[1:])
+    with pytest.raises(InvalidInputError, match="same cell and test institution"):
+        tidy_metrics([paths[0], paths[0]], grid)
+
+
+def test_other_documents_are_refused(study, tmp_path):
+    grid, paths, _ = study
+    report = json.loads(paths[0].read_text())
+    report["per_document"]["digest"] = "0" * 16
+    report["cell"]["seed"] = 2
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(report))
+    with pytest.raises(InvalidInputError, match="scored on other documents"):
+        experiment_summary(read_scores([paths[0], other], grid), "main", resamples=10)
+
+
+def test_tidy_script_function_and_cli(study, tmp_path):
+    _, paths, grid_path = study
+    tidy = write_tidy_metrics(paths, grid_path, tmp_path / "metrics.parquet")
+    assert pd.read_parquet(tmp_path / "metrics.parquet").equals(tidy)
+    sample = [str(p) for p in paths if "/drug_ade/tiny-bert/" in str(p)]
+    assert main(["aggregate", *sample, "--grid", str(grid_path), "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "tables/metrics.parquet").stat().st_size > 0
+    assert all((tmp_path / f"tables/{name}.html").is_file() for name in TABLES)
+    assert (tmp_path / "figures/strategies.png").stat().st_size > 0
+    assert main(["aggregate", str(tmp_path / "x.json"), "--grid", str(grid_path),
+                 "--out", str(tmp_path)]) == 2  # fmt: skip
