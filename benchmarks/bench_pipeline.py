@@ -2,8 +2,9 @@
 
 Runs the repository's `config/config.yaml` (both synthetic corpora, the bundled MiniLM, the
 whole embedded grid) in a fresh working folder with `--cores` (default: every core), then
-`--report`, and records the wall time of each, the jobs per rule and the training jobs' own
-times (their Snakemake benchmark files). Issue 5 asks for about 10 minutes on 2 cores.
+`--report`, and records the wall time of each, the jobs per rule (from a dry run first) and
+the training jobs' own times (their Snakemake benchmark files). Issue 5 asks for about 10
+minutes on 2 cores.
 
     python benchmarks/bench_pipeline.py [--cores 2] [--workdir DIR] [--out FILE]
 """
@@ -54,10 +55,11 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         workdir = args.workdir or Path(folder)
-        run_seconds, stdout = snakemake(workdir, args.cores)
+        _, plan = snakemake(workdir, args.cores, "-n")
+        run_seconds, _ = snakemake(workdir, args.cores)
         report_seconds, _ = snakemake(workdir, 1, "--report", str(workdir / "results/report.html"))
         training = training_seconds(workdir)
-    counts = job_counts(stdout)
+    counts = job_counts(plan)
     minutes = (run_seconds + report_seconds) / 60
     print(f"embedded default: {minutes:.1f} min on {args.cores} cores", file=sys.stderr)
     write_result(args.out, {

@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks/measured"
 DOCS = REPO / "docs/benchmarks.md"
 # Benchmarks in page order; any other result follows in name order.
-ORDER = ("train", "padding", "gpu-anchors")
+ORDER = ("train", "padding", "pipeline", "dag", "gpu-anchors")
 GPU_SCRIPT = "bash benchmarks/gpu_check.sh"
 RESULT_KEYS = ("benchmark", "title", "environment", "notes", "tables", "data")
 
@@ -146,6 +146,10 @@ def render(results: list[dict]) -> str:
         "synthetic corpora (CPU, about a minute).",
         "- `python benchmarks/bench_train.py --tiny --out benchmarks/measured`: the training-step "
         "benchmark on tiny shapes (CPU, under a minute).",
+        "- `python benchmarks/bench_dag.py`: DAG construction (dry run) of `config/paper.yaml` "
+        "against a fake data folder.",
+        "- `python benchmarks/bench_pipeline.py --cores 2`: the embedded default end to end "
+        "(`make run` after install).",
         f"- `{GPU_SCRIPT}`: the GPU measurements, baseline and project path in one run.",
         "",
     ]

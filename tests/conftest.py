@@ -18,6 +18,22 @@ def repo() -> Path:
     return REPO
 
 
+@pytest.fixture(scope="session")
+def tables(tmp_path_factory) -> Path:
+    """Corpus tables of a small synthetic drug-ADE corpus (5 train, 2 test notes, MIMIC)."""
+    from clinprompt.corpus import CorpusPart, write_corpus_tables
+    from clinprompt.schema import load_schema
+    from clinprompt.synth import write_synthetic_corpus
+
+    root = tmp_path_factory.mktemp("drug_ade_tables")
+    write_synthetic_corpus("drug_ade", root / "brat", seed=5, documents={"train": 5, "test": 2})
+    parts = [
+        CorpusPart(split, "MIMIC", root / "brat" / split / "MIMIC") for split in ("train", "test")
+    ]
+    write_corpus_tables(parts, load_schema("n2c2-2018"), root / "tables", dev_fraction=0.2)
+    return root / "tables"
+
+
 def run_snakemake(workdir: Path, config: dict, *args: str) -> subprocess.CompletedProcess:
     """Run the workflow with `config` in `workdir` (targets first, then options)."""
     config_path = workdir / "config.yaml"

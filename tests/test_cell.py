@@ -11,12 +11,10 @@ import pytest
 import torch
 
 from clinprompt.cell import Cell, CellSettings, build_model, predict_cell, train_cell
-from clinprompt.corpus import CorpusPart, write_corpus_tables
 from clinprompt.errors import ConfigError
 from clinprompt.models import ModelSettings
 from clinprompt.registry import model_registry
 from clinprompt.schema import load_schema
-from clinprompt.synth import write_synthetic_corpus
 from clinprompt.train import CHECKPOINT, Preempted, TrainSettings
 
 SETTINGS = CellSettings(
@@ -27,17 +25,6 @@ SETTINGS = CellSettings(
     match_hidden=32,
     bootstrap=20,
 )
-
-
-@pytest.fixture(scope="module")
-def tables(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("cell")
-    write_synthetic_corpus("drug_ade", root / "brat", seed=5, documents={"train": 5, "test": 2})
-    parts = [
-        CorpusPart(split, "MIMIC", root / "brat" / split / "MIMIC") for split in ("train", "test")
-    ]
-    write_corpus_tables(parts, load_schema("n2c2-2018"), root / "tables", dev_fraction=0.2)
-    return root / "tables"
 
 
 def run(cell: Cell, tables: Path, folder: Path, settings: CellSettings = SETTINGS) -> dict:

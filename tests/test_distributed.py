@@ -28,7 +28,6 @@ import yaml
 from clinprompt import train as train_module
 from clinprompt.cell import Cell, CellSettings, predict_cell, train_cell
 from clinprompt.cli import main
-from clinprompt.corpus import CorpusPart, write_corpus_tables
 from clinprompt.distributed import (
     World,
     loss_units,
@@ -40,8 +39,6 @@ from clinprompt.distributed import (
 )
 from clinprompt.errors import ConfigError
 from clinprompt.registry import model_registry
-from clinprompt.schema import load_schema
-from clinprompt.synth import write_synthetic_corpus
 from clinprompt.train import CHECKPOINT, Preempted, TrainSettings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -91,17 +88,6 @@ def train_until_sigterm_on_rank_one(*args) -> dict:
 
 
 # ------------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(scope="module")
-def tables(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("corpus")
-    write_synthetic_corpus("drug_ade", root / "brat", seed=5, documents={"train": 5, "test": 2})
-    parts = [
-        CorpusPart(split, "MIMIC", root / "brat" / split / "MIMIC") for split in ("train", "test")
-    ]
-    write_corpus_tables(parts, load_schema("n2c2-2018"), root / "tables", dev_fraction=0.2)
-    return root / "tables"
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,7 @@ import yaml
 
 from clinprompt.config import validate_config
 from clinprompt.errors import ConfigError
-from clinprompt.grid import cell_metrics_paths, grid_frame, metrics_files
+from clinprompt.grid import cell_metrics_paths, gpu_hours, grid_frame, metrics_files
 from clinprompt.registry import model_registry
 from tests.conftest import REPO, job_counts
 
@@ -42,7 +42,7 @@ def test_embedded_grid_has_every_axis_and_no_impossible_cell(embedded):
     soft = frame[frame["strategy"].isin(["soft", "soft-frozen"])]
     assert set(soft["prompt_length"]) == {4, 8}
     few = frame[frame["experiments"].str.contains("few_shot")]
-    assert set(few["shots"]) == {"2", "4", "all"}
+    assert set(few["shots"]) == {"2", "3", "all"}
     sdoh = frame[frame["dataset"] == "sdoh"]
     assert set(sdoh["train_institution"]) == {"MIMIC", "UW"}
     assert not frame.duplicated(["dataset", "model", "strategy", "prompt_length", "shots",
@@ -172,3 +172,21 @@ def test_cell_command_prints_the_metrics_path(capsys, monkeypatch):
                    "--train-institution", "MIMIC"])  # fmt: skip
     assert status == 2
     assert "strategy soft needs a prompt length >= 1" in capsys.readouterr().err
+
+
+def test_plan_counts_gpu_hours_per_model(tmp_path, capsys):
+    from clinprompt.cli import main
+
+    config, frame = frame_of(fake_paper_config(tmp_path))
+    models = model_registry(config["models"])
+    plan = gpu_hours(frame, models).set_index("model")
+    assert plan["cells"].sum() == len(frame) and set(plan.index) == set(frame["model"])
+    large = frame[frame["model"] == "gatortron-large"]
+    frozen = (large["strategy"] == "soft-frozen").sum()
+    assert plan.loc["gatortron-large", "gpu_hours"] == 24 * (2 * (len(large) - frozen) + frozen)
+    assert plan.loc["gatortron-large", ["min_gpus", "max_gpus"]].tolist() == [1, 2]
+    path = tmp_path / "paper.yaml"
+    path.write_text(yaml.safe_dump(config))
+    assert main(["plan", "--config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f"total: {len(frame):,} cells, at most {plan['gpu_hours'].sum():,.0f} GPU hours" in out

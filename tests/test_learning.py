@@ -14,6 +14,7 @@ from clinprompt.cell import (
     select_documents,
 )
 from clinprompt.corpus import CorpusPart, build_tables, table_documents
+from clinprompt.encoder import tiny_random_checkpoint
 from clinprompt.examples import build_examples
 from clinprompt.predict import Predictor
 from clinprompt.registry import model_registry
@@ -28,10 +29,20 @@ CASES = {
     "finetune": (0, 40, 3e-3, 1.0, 0.9, 0.9),
     "hard": (0, 50, 3e-3, 3.0, 0.7, 0.4),
     "soft": (4, 50, 3e-3, 3.0, 0.7, 0.4),
-    # A frozen random encoder offers little to read from: the study's point that frozen small
-    # models trail. It must still learn something through its prompts and heads alone.
-    "soft-frozen": (4, 80, 1e-2, 10.0, 0.05, 0.0),
+    "soft-frozen": (4, 40, 1e-2, 10.0, 0.6, 0.3),
 }
+# Frozen, the encoder's random features are all the prompts and heads can read: the 32-wide
+# tiny model gives too few to tell nine concept types apart (concept F1 0.12 after 80 epochs;
+# 128 wide: 0.38), so soft-frozen learns on a 256-wide random encoder (0.74 and 0.46).
+FROZEN_WIDTH = 256
+
+
+def encoder_spec(strategy: str, folder):
+    """The tiny random encoder, or a wider one (still random) for the frozen strategy."""
+    if strategy != "soft-frozen":
+        return model_registry()["tiny-bert"]
+    checkpoint = tiny_random_checkpoint(folder / "wide-bert", hidden=FROZEN_WIDTH)
+    return model_registry({"wide-bert": {"path": str(checkpoint)}})["wide-bert"]
 
 
 @pytest.fixture(scope="module")
@@ -55,13 +66,14 @@ def scores(predictor, tables, schema) -> dict:
 @pytest.mark.parametrize("strategy", list(CASES))
 def test_strategy_learns_its_training_note(one_note, tmp_path, strategy):
     prompt_length, epochs, lr, weight, concepts, relations = CASES[strategy]
-    cell = Cell("drug_ade", "tiny-bert", strategy, prompt_length, "all", "MIMIC", 0)
+    spec = encoder_spec(strategy, tmp_path)
+    cell = Cell("drug_ade", spec.name, strategy, prompt_length, "all", "MIMIC", 0)
     train = TrainSettings(epochs=epochs, batch_size=8, lr_encoder=lr, lr_head=lr,
                           lr_prompt=5 * lr, warmup=0.05)  # fmt: skip
     settings = CellSettings(train=train, max_length=96, stride=16, match_hidden=64,
                             positive_weight=weight)  # fmt: skip
     schema = load_schema("n2c2-2018")
-    model, tokenizer = build_model(cell, model_registry()["tiny-bert"], schema, settings)
+    model, tokenizer = build_model(cell, spec, schema, settings)
     examples = build_examples(one_note, schema, tokenizer, example_settings(cell, settings, True))
     predictor = Predictor(model, tokenizer, schema, example_settings(cell, settings, False))
     before = scores(predictor, one_note, schema)
@@ -74,5 +86,4 @@ def test_strategy_learns_its_training_note(one_note, tmp_path, strategy):
     after = scores(predictor, one_note, schema)
     assert after["concepts_f1"] >= concepts and after["concepts_f1"] > before["concepts_f1"]
     assert after["relations_f1"] >= relations
-    if strategy != "soft-frozen":
-        assert after["concepts_f1"] - before["concepts_f1"] >= 0.5
+    assert after["concepts_f1"] - before["concepts_f1"] >= 0.5

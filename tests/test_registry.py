@@ -6,7 +6,13 @@ import pytest
 
 from clinprompt.encoder import load_encoder, tiny_random_checkpoint
 from clinprompt.errors import ConfigError
-from clinprompt.registry import model_registry, model_spec, parse_parameters, resolve_model_path
+from clinprompt.registry import (
+    job_gpus,
+    model_registry,
+    model_spec,
+    parse_parameters,
+    resolve_model_path,
+)
 
 
 def test_builtin_models_fall_into_size_buckets():
@@ -114,3 +120,13 @@ def test_hub_id_must_already_be_cached(monkeypatch):
 def test_missing_folder(tmp_path):
     with pytest.raises(ConfigError, match="checkpoint folder not found"):
         resolve_model_path(str(tmp_path / "a" / "b" / "c"))
+
+
+def test_frozen_encoders_ask_for_one_gpu_unless_their_weights_need_more():
+    models = model_registry({"huge": {"path": "x", "architecture": "bert", "parameters": "60B"}})
+    assert job_gpus(models["gatortron-large"], "soft") == 2
+    assert job_gpus(models["gatortron-large"], "soft-frozen") == 1
+    assert job_gpus(models["gatortron-medium"], "soft-frozen") == 1
+    assert job_gpus(models["gatortron-base"], "finetune") == 1
+    # 120 GB of bf16 weights do not fit one 80 GB card even frozen.
+    assert job_gpus(models["huge"], "soft-frozen") == models["huge"].gpus == 2

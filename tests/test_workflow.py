@@ -177,3 +177,10 @@ def test_targeted_cell_builds_only_its_dependencies(tmp_path):
     assert train["train_documents"] == 3
     log = (tmp_path / "logs/train/sdoh/tiny-bert/soft/p4/k3/UW/seed1.log").read_text()
     assert "epoch 1/1 loss" in log
+
+
+def test_select_from_the_command_line_restricts_the_grid(tmp_path):
+    dry = run_snakemake(tmp_path, GRID_CONFIG, "-n", "--config", "select={strategy: [soft]}")
+    assert dry.returncode == 0, dry.stderr
+    counts = job_counts(dry.stdout)
+    assert counts["train_cell"] == 3 and counts["score_cell"] == 5, dry.stdout

@@ -217,3 +217,20 @@ def write_grid(cells: list[dict], path: Path) -> None:
     frame = frame.astype({"prompt_length": "int64", "seed": "int64", "shots": "str"})
     with atomic_file(path) as tmp:
         frame.to_parquet(tmp, index=False)
+
+
+def gpu_hours(frame: pd.DataFrame, models: dict) -> pd.DataFrame:
+    """Per model: cells, GPUs per training job and the GPU hours the grid may take at most
+    (each job's GPUs x its registry wall-time limit; a finished cell's real time is lower)."""
+    from clinprompt.registry import job_gpus
+
+    spec = frame["model"].map(models)
+    gpus = [job_gpus(s, strategy) for s, strategy in zip(spec, frame["strategy"], strict=True)]
+    plan = pd.DataFrame({"model": frame["model"], "gpus": gpus,
+                         "hours": [s.runtime_minutes / 60 for s in spec]})  # fmt: skip
+    plan["gpu_hours"] = plan["gpus"] * plan["hours"]
+    table = plan.groupby("model", sort=False).agg(
+        cells=("gpus", "size"), min_gpus=("gpus", "min"), max_gpus=("gpus", "max"),
+        gpu_hours=("gpu_hours", "sum"),
+    )  # fmt: skip
+    return table.reset_index()

@@ -29,6 +29,7 @@ from clinprompt.errors import ConfigError
 MODELS_ROOT = Path("results/models")
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 SIZE_SUFFIX = {"K": 1e3, "M": 1e6, "B": 1e9}
+BF16_BYTES = 2
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,15 @@ class ModelSpec:
 
 
 OVERRIDABLE = [f.name for f in fields(ModelSpec) if f.name not in ("name", "path")]
+
+
+def job_gpus(spec: ModelSpec, strategy: str) -> int:
+    """GPUs a training job asks for: the registry's count, but one for a frozen encoder whose
+    bf16 weights fill at most half of one GPU (frozen weights carry no gradients or moments)."""
+    frozen_bytes = spec.parameters * BF16_BYTES
+    if strategy == "soft-frozen" and frozen_bytes <= spec.gpu_memory_gb * 2**30 / 2:
+        return 1
+    return spec.gpus
 
 
 def parse_parameters(value: int | float | str, key: str) -> int:

@@ -7,7 +7,7 @@ from clinprompt.cell import Cell
 from clinprompt.config import config_or_exit, dataset_parts
 from clinprompt.figures import FIGURES
 from clinprompt.grid import cell_folder, grid_frame, institutions, metrics_files
-from clinprompt.registry import model_registry
+from clinprompt.registry import job_gpus, model_registry
 
 CORPUS_TABLES = ("documents", "entities", "relations", "events", "attributes")
 DATASETS = sorted(config["datasets"])
@@ -166,8 +166,8 @@ def train_threads(wildcards):
 
 
 def train_gpus(wildcards):
-    """GPUs a training job asks for (from the model registry)."""
-    return MODELS[wildcards.model].gpus
+    """GPUs a training job asks for (from the model registry and the strategy)."""
+    return job_gpus(MODELS[wildcards.model], wildcards.strategy)
 
 
 def train_mem_mb(wildcards, attempt):

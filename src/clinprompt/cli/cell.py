@@ -1,4 +1,4 @@
-"""`clinprompt cell|train|predict`: name one grid cell's outputs, train it, or predict with it.
+"""`clinprompt cell|plan|train|predict`: name a cell's outputs, plan the grid, train, predict.
 
 `clinprompt cell ...` prints the cell's metrics file(s): asking Snakemake for one runs exactly
 that cell and its own dependencies (`snakemake $(clinprompt cell ...)`).
@@ -48,6 +48,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_cell_arguments(cell)
     cell.add_argument("--test-institution", help="one test institution (default: every one)")
     cell.set_defaults(handler=run_cell_paths)
+    plan = subparsers.add_parser(
+        "plan", help="the grid's cells and GPU hours per model (upper bound, from the registry)"
+    )
+    plan.add_argument("--config", type=Path, default=Path("config/config.yaml"))
+    plan.set_defaults(handler=run_plan)
     train = subparsers.add_parser("train", help="train one cell (select on dev)")
     _add_cell_arguments(train)
     train.add_argument(
@@ -78,6 +83,20 @@ def run_cell_paths(args: argparse.Namespace) -> int:
     models = model_registry(config.get("models"))
     for path in cell_metrics_paths(config, models, cell, args.test_institution, args.results):
         print(path)
+    return 0
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    """Print cells, GPUs per job and at most how many GPU hours each model's cells take."""
+    from clinprompt.grid import gpu_hours, grid_frame
+    from clinprompt.registry import model_registry
+
+    config = _config(args.config)
+    models = model_registry(config.get("models"))
+    table = gpu_hours(grid_frame(config, models), models)
+    print(table.to_string(index=False, float_format=lambda hours: f"{hours:,.0f}"))
+    total = table["gpu_hours"].sum()
+    print(f"total: {table['cells'].sum():,} cells, at most {total:,.0f} GPU hours")
     return 0
 
 
