@@ -119,8 +119,9 @@ class Predictor:
         self.pad_id = tokenizer.pad_token_id
 
     @torch.inference_mode()
-    def predict(self, documents: pd.DataFrame) -> dict[str, Document]:
-        """Predicted documents keyed by `document`."""
+    def predict(self, documents: pd.DataFrame, relations: bool = True) -> dict[str, Document]:
+        """Predicted documents keyed by `document`; concepts only when `relations` is false
+        (an untrained MRC model marks spans everywhere, and every one would be a trigger)."""
         self.model.eval()
         texts = dict(zip(documents["document"], documents["text"], strict=True))
         if self.model.settings.strategy == "finetune":
@@ -128,13 +129,15 @@ class Predictor:
         else:
             entities = self._queried_concepts(documents, texts)
         table = _entity_table(documents, entities)
-        if self.model.settings.strategy == "finetune":
-            relations = self._paired_relations(documents, table)
+        if not relations:
+            pairs = {}
+        elif self.model.settings.strategy == "finetune":
+            pairs = self._paired_relations(documents, table)
         else:
-            relations = self._queried_relations(documents, texts, table, entities)
+            pairs = self._queried_relations(documents, texts, table, entities)
         return {
             key: Document(key.rsplit("/", 1)[-1], texts[key], entities.get(key, []),
-                          relations.get(key, []))
+                          pairs.get(key, []))
             for key in documents["document"]
         }  # fmt: skip
 
