@@ -41,27 +41,7 @@ fi
 mkdir -p "$RUN" "$LOG"
 
 # ------------------------------------------------------------------ packages
-missing=()
-for pair in munged:munge slurmctld:slurmctld slurmd:slurmd sbatch:slurm-client \
-            slurmdbd:slurmdbd mariadbd:mariadb-server; do
-  command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  say "installing ${missing[*]}"
-  # Without systemd the packages' postinst scripts would start half-configured daemons
-  # through /etc/init.d; a policy-rc.d that says "no" prevents that.
-  own_policy=0
-  if [ ! -e /usr/sbin/policy-rc.d ]; then
-    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-    chmod +x /usr/sbin/policy-rc.d
-    own_policy=1
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$LOG/apt.log" 2>&1 ||
-    { tail -n 20 "$LOG/apt.log" >&2; fail "apt-get install failed"; }
-  if [ "$own_policy" = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
-fi
+"$HERE/install-slurm.sh" "$LOG/apt.log" || fail "installing the SLURM packages failed"
 
 # ------------------------------------------------------------------ helpers
 # Start a daemon in the foreground of a background shell: $! is the daemon's own PID.
