@@ -9,7 +9,8 @@ import pytest
 from matplotlib.colors import to_hex
 from matplotlib.container import BarContainer
 
-from clinprompt.aggregate import in_experiment, seed_statistics, tidy_metrics, write_parquet
+from clinprompt.aggregate import in_experiment, seed_statistics, tidy_metrics
+from clinprompt.atomic import atomic_write_parquet
 from clinprompt.errors import InvalidInputError
 from clinprompt.figures import (
     FIGURES,
@@ -97,7 +98,7 @@ def test_empty_experiment_gives_a_figure_that_says_so(tidy, tmp_path):
 
 def test_figures_from_the_tidy_parquet(tidy, tmp_path):
     small = tidy[(tidy["dataset"] == "drug_ade") & (tidy["model"] == "tiny-bert")]
-    write_parquet(small, tmp_path / "metrics.parquet")
+    atomic_write_parquet(small, tmp_path / "metrics.parquet")
     paths = write_figures_from(tmp_path / "metrics.parquet", tmp_path / "figures")
     assert len(paths) == 2 * len(FIGURES)
     with pytest.raises(InvalidInputError, match=r"grid\.parquet: the table lacks the columns"):

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from clinprompt.atomic import atomic_file, atomic_write_text
+from clinprompt.atomic import atomic_write_parquet, atomic_write_text
 from clinprompt.bootstrap import (
     DEFAULT_RESAMPLES,
     percentile_interval,
@@ -184,14 +184,8 @@ def tidy_metrics(paths: Sequence[Path], grid: pd.DataFrame) -> pd.DataFrame:
 def write_tidy_metrics(paths: Sequence[Path], grid_path: Path, out: Path) -> pd.DataFrame:
     """The tidy table of the metrics files, written atomically as Parquet."""
     tidy = tidy_metrics(paths, read_grid(grid_path))
-    write_parquet(tidy, out)
+    atomic_write_parquet(tidy, out)
     return tidy
-
-
-def write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    """A frame written atomically as Parquet, without its index."""
-    with atomic_file(path) as tmp:
-        frame.to_parquet(tmp, index=False)
 
 
 # --------------------------------------------------------------------------- seeds
@@ -519,7 +513,7 @@ def write_table(table: PaperTable, folder: Path) -> list[Path]:
     """`{name}.parquet`, `.html` and `.tex` in `folder`, each written atomically."""
     folder = Path(folder)
     paths = [folder / f"{table.name}.{ext}" for ext in ("parquet", "html", "tex")]
-    write_parquet(table.numbers, paths[0])
+    atomic_write_parquet(table.numbers, paths[0])
     atomic_write_text(paths[1], table_html(table))
     atomic_write_text(paths[2], table_latex(table))
     log.info("table %s: %d rows", table.name, len(table.display))

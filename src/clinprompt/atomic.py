@@ -47,3 +47,9 @@ def atomic_directory(path: Path) -> Iterator[Path]:
         raise
     shutil.rmtree(path, ignore_errors=True)
     os.replace(tmp, path)
+
+
+def atomic_write_parquet(frame, path: Path) -> None:
+    """A pandas frame written atomically as Parquet, without its index."""
+    with atomic_file(path) as tmp:
+        frame.to_parquet(tmp, index=False)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from clinprompt.atomic import atomic_file
+from clinprompt.atomic import atomic_write_parquet
 from clinprompt.config import dataset_parts
 from clinprompt.corpus import carved_dev_size
 from clinprompt.errors import ConfigError
@@ -215,8 +215,7 @@ def write_grid(cells: list[dict], path: Path) -> None:
     """The grid frame (records as `grid_frame` makes them) written atomically as Parquet."""
     frame = pd.DataFrame(cells, columns=[*COLUMNS, "experiments"])
     frame = frame.astype({"prompt_length": "int64", "seed": "int64", "shots": "str"})
-    with atomic_file(path) as tmp:
-        frame.to_parquet(tmp, index=False)
+    atomic_write_parquet(frame, path)
 
 
 def gpu_hours(frame: pd.DataFrame, models: dict) -> pd.DataFrame:

@@ -29,14 +29,14 @@ def run_aggregate(args: argparse.Namespace) -> int:
         read_grid,
         read_scores,
         tidy_frame,
-        write_parquet,
         write_table,
     )
+    from clinprompt.atomic import atomic_write_parquet
     from clinprompt.figures import write_figures
 
     scores = read_scores(args.metrics, read_grid(args.grid))
     tidy = tidy_frame(scores)
-    write_parquet(tidy, args.out / "tables" / "metrics.parquet")
+    atomic_write_parquet(tidy, args.out / "tables" / "metrics.parquet")
     for table in paper_tables(scores):
         write_table(table, args.out / "tables")
     write_figures(tidy, args.out / "figures")
