@@ -322,9 +322,9 @@ def build(case: Case, device: torch.device) -> tuple[nn.Module, torch.optim.Opti
             trainable = [p for p in model.parameters() if p.requires_grad]
             return model, torch.optim.AdamW(trainable, lr=LR, weight_decay=0.01)
         model = project_model(case)
-    groups = model.parameter_groups(LR, 5e-3, 1e-3)
+    groups = model.parameter_groups(LR, 5e-3, 1e-3, weight_decay=0.01)
     fused = device.type == "cuda"
-    return model, torch.optim.AdamW(groups, weight_decay=0.01, fused=fused)
+    return model, torch.optim.AdamW(groups, fused=fused)
 
 
 # --------------------------------------------------------------------------- measuring

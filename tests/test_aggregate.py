@@ -1,5 +1,7 @@
 """Aggregation: the tidy table equals the metrics JSON, seeds are summarised, the paired test
-marks a clearly better strategy and not an identical one, empty experiments give placeholders.
+marks a clearly better strategy and not an identical one, empty experiments give placeholders,
+the dictionary baseline is a row of its experiments' tables. A cell's card shows per-type
+scores, its learning curve and any diagnostics.
 
 Metrics files come from the real scorer: synthetic gold notes, predictions made by dropping a
 seeded share of the gold annotations, scored by `score_predictions` and written by
@@ -28,8 +30,9 @@ from clinprompt.aggregate import (
     write_paper_tables,
     write_tidy_metrics,
 )
+from clinprompt.baseline import DICTIONARY, NO_MODEL, dictionary_cells
 from clinprompt.brat import Document
-from clinprompt.cell_score import score_predictions, write_metrics
+from clinprompt.cell_score import cell_summary_html, score_predictions, write_metrics
 from clinprompt.cli import main
 from clinprompt.errors import InvalidInputError
 from clinprompt.grid import COLUMNS, cell_folder, write_grid
@@ -40,7 +43,7 @@ from clinprompt.synth_sdoh import mimic_social_history, uw_social_history
 NOTES = {"MIMIC": mimic_social_history, "UW": uw_social_history}
 SCHEMAS = {"drug_ade": "n2c2-2018", "sdoh": "n2c2-2022-sdoh"}
 # Share of gold annotations a strategy predicts: soft is perfect, soft-frozen copies finetune.
-QUALITY = {"finetune": 0.55, "hard": 0.6, "soft": 1.0, "soft-frozen": 0.55}
+QUALITY = {"finetune": 0.55, "hard": 0.6, "soft": 1.0, "soft-frozen": 0.55, DICTIONARY: 0.3}
 MODELS = {"tiny-bert": 4_000_000, "tiny-roberta": 9_000_000}
 
 
@@ -83,13 +86,14 @@ def write_cell(root: Path, row: dict, test: str, bootstrap: int = 50) -> Path:
     predicted = {key: degrade(doc, quality, rng) for key, doc in gold.items()}
     schema = load_schema(SCHEMAS[row["dataset"]])
     report = score_predictions(gold, predicted, schema, bootstrap, row["seed"])
-    total = MODELS[row["model"]]
+    total = 0 if row["strategy"] == DICTIONARY else MODELS[row["model"]]
     trainable = total // 20 if row["strategy"] == "soft-frozen" else total
     cell = {k: row[k] for k in COLUMNS}
     cell["shots"] = cell["shots"] if cell["shots"] == "all" else int(cell["shots"])
     summary = {
         "cell": cell,
-        "parameters": {"trainable": trainable, "total": total, "share": trainable / total},
+        "parameters": {"trainable": trainable, "total": total,
+                       "share": trainable / total if total else 0.0},
         "train_seconds": 100.0 * (1 + row["seed"]) * (2 if trainable == total else 1),
         "tokens_per_second": 5000.0, "peak_memory_mb": total / 1e4, "padding_waste": 0.1,
         "best_epoch": 1, "epochs_run": 2,
@@ -97,6 +101,15 @@ def write_cell(root: Path, row: dict, test: str, bootstrap: int = 50) -> Path:
     path = cell_folder(row, str(root)) / "metrics" / f"{test}.json"
     write_metrics(report, summary, test, 1.5, path)
     return path
+
+
+def write_cells(root: Path, grid: pd.DataFrame, bootstrap: int = 50) -> list[Path]:
+    """The metrics file of every cell of `grid` at every test institution of its dataset."""
+    return [
+        write_cell(root, row, test, bootstrap)
+        for row in grid.to_dict("records")
+        for test in institutions_of(row["dataset"])
+    ]
 
 
 def study_grid() -> pd.DataFrame:
@@ -120,6 +133,12 @@ def study_grid() -> pd.DataFrame:
     return frame
 
 
+def study_grid_with_dictionary() -> pd.DataFrame:
+    """`study_grid` and the dictionary baseline's rows, as the workflow's grid table has them."""
+    grid = study_grid()
+    return pd.concat([grid, dictionary_cells({}, grid)], ignore_index=True)
+
+
 def institutions_of(dataset: str) -> list[str]:
     return ["MIMIC"] if dataset == "drug_ade" else ["MIMIC", "UW"]
 
@@ -129,11 +148,7 @@ def study(tmp_path_factory) -> tuple[pd.DataFrame, list[Path], Path]:
     """The grid, every metrics file of it, and the grid Parquet."""
     root = tmp_path_factory.mktemp("study")
     grid = study_grid()
-    paths = [
-        write_cell(root / "results", row, test)
-        for row in grid.to_dict("records")
-        for test in institutions_of(row["dataset"])
-    ]
+    paths = write_cells(root / "results", grid)
     write_grid(grid.to_dict("records"), root / "grid.parquet")
     return grid, paths, root / "grid.parquet"
 
@@ -314,3 +329,73 @@ def test_tidy_script_function_and_cli(study, tmp_path):
     assert (tmp_path / "figures/strategies.png").stat().st_size > 0
     assert main(["aggregate", str(tmp_path / "x.json"), "--grid", str(grid_path),
                  "--out", str(tmp_path)]) == 2  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def with_dictionary(tmp_path_factory) -> list:
+    """Scores of the study grid with the dictionary baseline's cells."""
+    root = tmp_path_factory.mktemp("dictionary")
+    grid = study_grid_with_dictionary()
+    paths = write_cells(root, grid, 20)
+    return read_scores(paths, grid)
+
+
+def test_dictionary_is_a_row_of_the_main_few_shot_and_cost_tables(with_dictionary):
+    tables = {table.name: table for table in paper_tables(with_dictionary)}
+    main = tables["main"]
+    assert main.display.index[0] == (NO_MODEL, DICTIONARY, 0)  # the smallest "model" first
+    rows = main.numbers[main.numbers["strategy"] == DICTIONARY]
+    assert set(rows["dataset"]) == {"drug_ade", "sdoh"} and (rows["seeds"] == 2).all()
+    assert rows["p_value"].isna().all() and not rows["significant"].any()  # no reference
+    cell = main.display.loc[(NO_MODEL, DICTIONARY, 0), ("drug_ade", "concepts", "strict")]
+    assert DAGGER not in cell and cell.startswith("0.")
+    finetune = main.numbers[main.numbers["strategy"] == "finetune"]
+    assert finetune["p_value"].isna().all()  # still the reference
+    assert (main.numbers.loc[main.numbers["strategy"] == "soft", "p_value"].notna()).all()
+    few_shot = tables["few_shot"].numbers
+    assert set(few_shot.loc[few_shot["strategy"] == DICTIONARY, "shots"]) == {"2", "all"}
+    assert DICTIONARY not in set(tables["prompt_length"].numbers["strategy"])
+    cross = tables["cross_institution"].numbers
+    assert len(set(cross.loc[cross["strategy"] == DICTIONARY, "transfer"])) == 4
+    cost = tables["cost"].numbers
+    assert (cost.loc[cost["strategy"] == DICTIONARY, ["trainable", "share"]] == 0).all().all()
+
+
+def test_dictionary_rows_of_the_tidy_table(with_dictionary):
+    tidy = tidy_frame(with_dictionary)
+    rows = tidy[tidy["strategy"] == DICTIONARY]
+    assert set(rows["model"]) == {NO_MODEL} and set(rows["prompt_length"]) == {0}
+    assert set(rows["experiments"]) == {"main,few_shot", "main", "few_shot"}
+    assert set(rows["task"]) == {"concepts", "relations", "events"}
+
+
+def test_cell_card_shows_per_type_scores_learning_curve_and_diagnostics(study):
+    _, paths, _ = study
+    sdoh = [p for p in paths if "/sdoh/tiny-bert/hard/p0/kall/MIMIC/seed1/" in str(p)]
+    metrics = [json.loads(path.read_text()) for path in sdoh]
+    metrics[0]["diagnostics"] = {"spans_dropped": 3, "thresholds": {"start": 0.25, "end": 0.5},
+                                 "answered_share": {"predicted": 0.125, "gold": 0.5},
+                                 "note": "<b>&"}  # fmt: skip
+    summary = {
+        "parameters": {"trainable": 10, "total": 20, "share": 0.5}, "train_documents": 4,
+        "best_epoch": 2, "epochs_run": 2, "train_seconds": 3.0, "tokens_per_second": 100.0,
+        "peak_memory_mb": 50.0, "examples": {"overlapping_dropped": 1, "rows": 1234},
+        "history": [{"epoch": e, "loss": 1.0 / e, "dev_score": 0.1 * e,
+                     "dev_concepts_f1": 0.2 * e, "dev_relations_f1": 0.0} for e in (1, 2)],
+    }  # fmt: skip
+    html = cell_summary_html(summary, metrics)
+    per_type = metrics[0]["entities"]["strict"]["per_type"]
+    kind = next(k for k, row in per_type.items() if row["tp"] > 0)
+    row = per_type[kind]
+    assert row["predicted"] == row["tp"] + row["fp"] and row["gold"] == row["tp"] + row["fn"]
+    cells = f"<td>{kind}</td><td>{row['predicted']:,}</td><td>{row['gold']:,}</td>"
+    assert cells + f"<td>{row['precision']:.4f}</td>" in html
+    assert "Concepts per type, tested at UW" in html
+    assert "Relations per type, tested at MIMIC" in html
+    assert html.count("data:image/png;base64,") == 1
+    for text in ("<td>training examples</td><td>rows</td><td>1,234</td>",
+                 "<td>test MIMIC</td><td>thresholds.start</td><td>0.25</td>",
+                 "<td>answered_share.gold</td><td>0.5</td>", "&lt;b&gt;&amp;"):  # fmt: skip
+        assert text in html, text
+    assert html.index("thresholds.end") < html.index("thresholds.start")  # keys sorted
+    assert "No epochs recorded" in cell_summary_html({**summary, "history": []}, metrics)

@@ -3,19 +3,35 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 from dataclasses import replace
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 
-from clinprompt.cell import Cell, CellSettings, build_model, predict_cell, train_cell
+from clinprompt.cell import (
+    BEST,
+    Cell,
+    CellSettings,
+    build_model,
+    example_settings,
+    load_trained,
+    predict_cell,
+    predict_institutions,
+    select_documents,
+    train_cell,
+)
+from clinprompt.corpus import CorpusTables
+from clinprompt.encoder import load_tokenizer
 from clinprompt.errors import ConfigError
+from clinprompt.examples import build_examples
 from clinprompt.models import ModelSettings
-from clinprompt.registry import model_registry
+from clinprompt.registry import model_registry, resolve_model_path
 from clinprompt.schema import load_schema
-from clinprompt.train import CHECKPOINT, Preempted, TrainSettings
+from clinprompt.train import CHECKPOINT, Preempted, TrainSettings, trainable_state
 
 SETTINGS = CellSettings(
     train=TrainSettings(epochs=2, batch_size=8, seed=3),
@@ -56,6 +72,9 @@ def test_cell_writes_predictions_and_metrics(tables, tmp_path, strategy, prompt_
         assert cost["share"] == 1.0
     log = [json.loads(line) for line in (tmp_path / "train_log.jsonl").read_text().splitlines()]
     assert [line["epoch"] for line in log] == [1, 2]
+    counts = json.loads((tmp_path / "train.json").read_text())["examples"]
+    assert {"entities_without_tokens", "examples"} <= set(counts)
+    assert ("spans_too_long" in counts) == (strategy != "finetune")
     assert {"loss", "dev_score", "tokens_per_second"} <= set(log[0])
 
 
@@ -148,3 +167,90 @@ def test_input_mode_soft_prompt_cell(tables, tmp_path):
     trained = torch.load(tmp_path / "best.pt")
     n_types = len(load_schema("n2c2-2018").concept_types) + 8
     assert trained["prompt.embedding.weight"].shape == (n_types * 4, 32)
+
+
+def saved_weights(cell: Cell, folder: Path, settings: CellSettings = SETTINGS) -> Path:
+    """`best.pt` of an untrained model of `cell`, as training writes it (trainable tensors)."""
+    model, _ = build_model(cell, model_registry()["tiny-bert"], load_schema("n2c2-2018"), settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.save(trainable_state(model), folder / BEST)
+    return folder / BEST
+
+
+FROZEN = Cell("drug_ade", "tiny-bert", "soft-frozen", 4, "all", "MIMIC", 3)
+
+
+def test_trained_weights_load_without_the_frozen_encoder(tmp_path):
+    path = saved_weights(FROZEN, tmp_path)
+    model, _ = build_model(
+        FROZEN, model_registry()["tiny-bert"], load_schema("n2c2-2018"), SETTINGS
+    )
+    load_trained(model, path)
+    saved = torch.load(path)
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in saved.items())
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda s: {**s, "pooler.dense.weight": torch.zeros(1)}, "unexpected weight 'pooler."),
+        (lambda s: {k: v for k, v in s.items() if k != "prompt.embedding.weight"},
+         "weight 'prompt.embedding.weight' is missing"),
+        (lambda s: {**s, "prompt.embedding.weight": torch.zeros(3, 3)},
+         "weight 'prompt.embedding.weight' has shape \\(3, 3\\)"),
+    ],
+)  # fmt: skip
+def test_trained_weights_that_do_not_fit_are_named(tmp_path, change, message):
+    path = saved_weights(FROZEN, tmp_path)
+    torch.save(change(torch.load(path)), path)
+    model, _ = build_model(
+        FROZEN, model_registry()["tiny-bert"], load_schema("n2c2-2018"), SETTINGS
+    )
+    with pytest.raises(ConfigError, match=f"^{re.escape(str(tmp_path / BEST))}: {message}"):
+        load_trained(model, path)
+
+
+def test_weights_of_a_frozen_cell_do_not_load_into_a_trained_encoder(tables, tmp_path):
+    """A soft cell must not silently predict with random encoder weights from a soft-frozen
+    `best.pt` (which holds no encoder tensors)."""
+    saved_weights(FROZEN, tmp_path)
+    soft = replace(FROZEN, strategy="soft")
+    with pytest.raises(ConfigError, match=r"best.pt: weight 'encoder\.embeddings\.\S+' is missing"):
+        predict_institutions(
+            soft, tables, "n2c2-2018", model_registry()["tiny-bert"], SETTINGS, tmp_path,
+            ["MIMIC"], tmp_path / "predictions",
+        )  # fmt: skip
+    assert not (tmp_path / "predictions").exists()
+
+
+def test_example_counts_report_long_spans_and_entities_without_tokens(tables):
+    """Gold answers wider than `max_span_width` and entities over no token are counted, with
+    the cell's `max_span_width` (train.json's "examples" holds these counts)."""
+    corpus = CorpusTables.read(tables)
+    train = corpus.documents[corpus.documents["split"] == "train"].iloc[0]
+    blank = train.text.index(" ")
+    entity = corpus.entities[corpus.entities["document"] == train.document].iloc[0]
+    over_blank = entity.copy()
+    over_blank[["entity_id", "start", "end", "fragments"]] = [
+        "T999",
+        blank,
+        blank + 1,
+        [{"start": blank, "end": blank + 1}],
+    ]
+    corpus.entities = pd.concat([corpus.entities, over_blank.to_frame().T], ignore_index=True)
+    one = select_documents(corpus, [train.document])
+    tokenizer = load_tokenizer(resolve_model_path(model_registry()["tiny-bert"]))
+    cell = Cell("drug_ade", "tiny-bert", "hard", 0, "all", "MIMIC", 3)
+    settings = replace(SETTINGS, max_span_width=1, negative_ratio=None)
+    examples = build_examples(one, load_schema("n2c2-2018"), tokenizer,
+                              example_settings(cell, settings, True))  # fmt: skip
+    frame = examples.frame
+    wide = sum(
+        sum(e - s >= 1 for s, e in zip(starts, ends, strict=True))
+        for starts, ends in zip(frame["answer_starts"], frame["answer_ends"], strict=True)
+    )
+    assert examples.counts["spans_too_long"] == wide > 0
+    assert examples.counts["entities_without_tokens"] == 1
+    default = build_examples(one, load_schema("n2c2-2018"), tokenizer,
+                             example_settings(cell, SETTINGS, True))  # fmt: skip
+    assert default.counts["spans_too_long"] < wide

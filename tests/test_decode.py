@@ -1,8 +1,11 @@
-"""Decoding: spans on word boundaries, exact offsets, BRAT fragments, IOB2, duplicate merge."""
+"""Decoding: spans on word boundaries, bridges dropped, exact offsets, BRAT fragments, IOB2
+on words, duplicate merge."""
 
 from __future__ import annotations
 
 import re
+from collections import Counter
+from functools import cache
 
 import torch
 from hypothesis import given
@@ -12,13 +15,15 @@ from clinprompt.brat import Document, format_ann
 from clinprompt.decode import (
     SpanPrediction,
     bio_decode,
+    bio_decode_words,
     char_span_to_fragments,
     decode_spans,
     merge_duplicates,
     predictions_to_entities,
     token_span_to_chars,
-    word_boundary_masks,
 )
+from clinprompt.encoder import bundled_tokenizer_folder, load_tokenizer
+from clinprompt.windows import inside_word, word_boundary_masks
 
 TEXT = "Pt walking with shortness of breath.\nGiven lasix 40mg."
 
@@ -213,3 +218,117 @@ def test_bio_decode_drops_broken_inside_tags():
 def test_bio_decode_closes_a_mention_at_the_end():
     assert bio_decode([0, 3, 4], ID2LABEL) == [(1, 2, "Dose")]
     assert bio_decode([], ID2LABEL) == []
+
+
+def decode_accepting(spans_per_example: list[list[tuple[int, int]]], length: int = 8, **kwargs):
+    """decode_spans over all-word, all-context rows whose logits accept exactly the given spans
+    (start/end logits 2 on their edges, match 1 on them and -1 elsewhere)."""
+    batch = len(spans_per_example)
+    start_logits = torch.full((batch, length), -3.0)
+    end_logits = torch.full((batch, length), -3.0)
+    pairs = torch.stack(
+        [torch.stack([torch.full_like(i, b), i, j], 1) for b in range(batch)
+         for i, j in [torch.triu_indices(length, length)]]
+    ).reshape(-1, 3)  # fmt: skip
+    wanted = {(b, i, j) for b, spans in enumerate(spans_per_example) for i, j in spans}
+    match = torch.tensor([1.0 if tuple(p) in wanted else -1.0 for p in pairs.tolist()])
+    for b, i, j in wanted:
+        start_logits[b, i], end_logits[b, j] = 2.0, 2.0
+    masks = torch.ones(batch, length, dtype=torch.bool)
+    return decode_spans(
+        start_logits, end_logits, pairs, match, masks, masks, masks, length, **kwargs
+    )
+
+
+def test_a_span_bridging_two_adjacent_mentions_is_dropped_and_counted():
+    counts = Counter()
+    spans = decode_accepting([[(1, 2), (3, 4), (1, 4)], [(1, 4)]], counts=counts)
+    # Example 0: (1, 4) holds the disjoint (1, 2) and (3, 4); example 1 is another query.
+    assert [[(i, j) for i, j, _ in found] for found in spans] == [[(1, 2), (3, 4)], [(1, 4)]]
+    assert counts == {"spans_dropped": 1}
+
+
+def test_nested_spans_holding_one_span_or_overlapping_ones_are_kept():
+    counts = Counter()
+    nested = [(0, 5), (2, 3)]  # "Docusate Sodium" around "Sodium"
+    overlapping = [(1, 4), (1, 2), (2, 4)]  # the two inner spans share token 2
+    chain = [(0, 1), (2, 3), (4, 5), (0, 3), (2, 5), (0, 5)]  # every bridge goes
+    spans = decode_accepting([nested, overlapping, chain], counts=counts)
+    assert [[(i, j) for i, j, _ in found] for found in spans] == [
+        sorted(nested),
+        sorted(overlapping),
+        [(0, 1), (2, 3), (4, 5)],
+    ]
+    assert counts == {"spans_dropped": 3}
+
+
+def test_decode_thresholds_are_on_logits_and_default_to_zero():
+    spans = [[(1, 2), (4, 4)]]
+    assert [(i, j) for i, j, _ in decode_accepting(spans)[0]] == [(1, 2), (4, 4)]
+    assert decode_accepting(spans, start_threshold=2.5)[0] == []
+    assert decode_accepting(spans, end_threshold=2.5)[0] == []
+    assert decode_accepting(spans, match_threshold=1.5)[0] == []
+    # A span that no longer passes no longer makes a bridge of the span around it.
+    bridged = [[(1, 2), (3, 4), (1, 4)]]
+    assert len(decode_accepting(bridged)[0]) == 2
+    assert len(decode_accepting(bridged, match_threshold=1.0)[0]) == 0
+
+
+NOTE = "Given lisinopril 40mg and metoprolol for hypertension, 1tab po."
+NAMES = ["O", "B-Drug", "I-Drug", "B-Strength", "I-Strength"]
+
+
+@cache
+def minilm_tokens(text: str) -> tuple[list[int], list[int], list[str]]:
+    """[CLS] text [SEP] offsets and pieces from the bundled MiniLM tokenizer."""
+    tok = load_tokenizer(bundled_tokenizer_folder())
+    encoding = tok(text, return_offsets_mapping=True)
+    specials = set(tok.all_special_ids)
+    starts = [
+        -1 if i in specials else s
+        for i, (s, _) in zip(encoding["input_ids"], encoding["offset_mapping"], strict=True)
+    ]
+    ends = [
+        -1 if i in specials else e
+        for i, (_, e) in zip(encoding["input_ids"], encoding["offset_mapping"], strict=True)
+    ]
+    return starts, ends, tok.convert_ids_to_tokens(encoding["input_ids"])
+
+
+def test_bio_tags_are_read_per_word_first_piece():
+    starts, ends, pieces = minilm_tokens(NOTE)
+    li, sin, op, ril = (pieces.index(p) for p in ("li", "##sin", "##op", "##ril"))
+    labels = [0] * len(pieces)
+    labels[li], labels[op] = 1, 3  # B-Drug on "li", a stray B-Strength on "##op": not read
+    labels[sin] = 0  # O on a continuation: the word still follows its first piece
+    spans = bio_decode_words(labels, NOTE, starts, ends, NAMES)
+    assert [(NOTE[starts[i] : ends[j]], kind) for i, j, kind in spans] == [("lisinopril", "Drug")]
+    labels = [0] * len(pieces)
+    labels[sin], labels[ril] = 1, 2  # B- and I- on continuation pieces open nothing
+    assert bio_decode_words(labels, NOTE, starts, ends, NAMES) == []
+
+
+def test_a_word_cut_by_the_row_edge_starts_and_ends_nothing():
+    starts, ends, pieces = minilm_tokens(NOTE)
+    sin, op = pieces.index("##sin"), pieces.index("##op")
+    cut_starts = [-1, *starts[sin : op + 1], -1]  # a row holding "##sin ##op" only
+    cut_ends = [-1, *ends[sin : op + 1], -1]
+    assert bio_decode_words([0, 1, 2, 0], NOTE, cut_starts, cut_ends, NAMES) == []
+    given = pieces.index("given")
+    head_starts = [-1, *starts[given:sin], -1]  # "given li" with "##sin" beyond the row
+    head_ends = [-1, *ends[given:sin], -1]
+    assert bio_decode_words([0, 1, 2, 0], NOTE, head_starts, head_ends, NAMES) == []
+    assert bio_decode_words([0, 1, 0, 0], NOTE, head_starts, head_ends, NAMES) == [(1, 1, "Drug")]
+
+
+@given(st.data())
+def test_bio_decoded_spans_never_start_or_end_inside_a_word(data):
+    starts, ends, _ = minilm_tokens(NOTE)
+    labels = data.draw(
+        st.lists(
+            st.sampled_from([-100, *range(len(NAMES))]), min_size=len(starts), max_size=len(starts)
+        )
+    )
+    for i, j, _ in bio_decode_words(labels, NOTE, starts, ends, NAMES):
+        start, end = token_span_to_chars(i, j, starts, ends)
+        assert not inside_word(NOTE, start) and not inside_word(NOTE, end)

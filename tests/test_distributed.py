@@ -224,12 +224,13 @@ def test_shards_deal_rows_and_weigh_them_to_the_whole_batch():
     assert shard([4], units, World(1, 2)) == ([4], 0.0)  # nothing left: a zero-weight stand-in
 
 
-def test_loss_units_count_context_tokens_or_pairs():
+def test_loss_units_count_context_tokens_labelled_words_or_pairs():
     frame = pd.DataFrame(
-        {"token_starts": [[-1, 0, 4, -1], [-1, 2, -1], [-1, 0, 5, 9, -1]],
-         "query_type": ["Drug", "BIO", "pair"]}
+        {"token_starts": [[-1, 0, 4, -1], [-1, 2, 5, 7, -1], [-1, 0, 5, 9, -1]],
+         "query_type": ["Drug", "BIO", "pair"],
+         "labels": [None, [-100, 1, -100, 2, -100], None]}
     )  # fmt: skip
-    assert loss_units(frame).tolist() == [2, 1, 1]
+    assert loss_units(frame).tolist() == [2, 2, 1]  # BIO: a word's later pieces carry no loss
 
 
 def test_gatortron_large_unfrozen_alone_is_sharded():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from clinprompt.encoder import (
     bundled_tokenizer_folder,
     load_encoder,
     load_tokenizer,
+    tiny_config,
     tiny_random_checkpoint,
 )
 from clinprompt.errors import ConfigError
@@ -287,3 +289,34 @@ def test_tiny_checkpoint_is_deterministic(tmp_path):
     assert data == (second / "model.safetensors").read_bytes()
     assert data != (other / "model.safetensors").read_bytes()
     assert json.loads((first / "config.json").read_text())["vocab_size"] == 30522
+
+
+def cased_wordpiece_folder(folder: Path) -> Path:
+    """A BERT folder whose vocabulary is cased and that has no tokenizer_config.json."""
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(tiny_config()))
+    words = ["Aspirin", "aspirin", "Patient", "patient", "BID", "mg", "The", "the", "##s", "a"]
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    (folder / "vocab.txt").write_text("\n".join(specials + words) + "\n")
+    return folder
+
+
+def test_lowercasing_a_cased_vocabulary_is_named(tmp_path, caplog):
+    folder = cased_wordpiece_folder(tmp_path / "cased-model")
+    with caplog.at_level(logging.WARNING, logger="clinprompt.encoder"):
+        tokenizer = load_tokenizer(folder)
+    assert tokenizer("Aspirin")["input_ids"] == tokenizer("aspirin")["input_ids"]  # the default
+    [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]
+    message = warning.getMessage()
+    assert str(folder) in message and "lowercases" in message
+    assert '"do_lower_case": false' in message and "4 of the 10 vocabulary entries" in message
+
+
+def test_cased_or_uncased_tokenizers_load_without_a_warning(checkpoints, tmp_path, caplog):
+    folder = cased_wordpiece_folder(tmp_path / "cased-model")
+    (folder / "tokenizer_config.json").write_text(json.dumps({"do_lower_case": False}))
+    with caplog.at_level(logging.WARNING, logger="clinprompt.encoder"):
+        cased = load_tokenizer(folder)
+        load_tokenizer(checkpoints["bert"])  # uncased MiniLM vocabulary, lowercased
+    assert cased("Aspirin")["input_ids"] != cased("aspirin")["input_ids"]
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]

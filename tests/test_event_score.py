@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from clinprompt.brat import Attribute, Document, Entity, Event, Relation
-from clinprompt.errors import InvalidInputError
+from clinprompt.errors import ConfigError, InvalidInputError
 from clinprompt.event_score import EventRow, evaluate_events, format_table, to_json
 from clinprompt.events import VALUE_RULES, event_view, to_events
 from clinprompt.schema import load_schema
@@ -55,7 +55,8 @@ def gold_document() -> Document:
 
 
 def study_view_prediction() -> Document:
-    """What the MRC pipeline writes: concepts and `<argument>-<event>` relations, no values."""
+    """What the pipeline writes: concepts, `<argument>-<event>` relations and the value head's
+    values of the labeled arguments."""
     return Document(
         "sh1",
         TEXT,
@@ -66,7 +67,7 @@ def study_view_prediction() -> Document:
             entity("T4", "StatusTime", "Former smoker"),  # other span, same value: a TP
             entity("T5", "History", "quit 2010"),  # span-only, other span: FP + FN
             entity("T6", "LivingStatus", "Lives with"),  # overlapping trigger: aligned
-            entity("T7", "TypeLiving", "wife"),  # value by rule: with_family
+            entity("T7", "TypeLiving", "wife"),  # with_family, as the rule says too
             entity("T8", "Drug", "alcohol"),  # no gold drug event: FP trigger
         ],
         relations=[
@@ -74,6 +75,11 @@ def study_view_prediction() -> Document:
             Relation("R2", "StatusTime-Tobacco", "T4", "T3"),
             Relation("R3", "History-Tobacco", "T5", "T3"),
             Relation("R4", "TypeLiving-LivingStatus", "T7", "T6"),
+        ],
+        attributes=[
+            Attribute("A1", "StatusTimeVal", "T2", "none"),
+            Attribute("A2", "StatusTimeVal", "T4", "past"),
+            Attribute("A3", "TypeLivingVal", "T7", "with_family"),
         ],
     )
 
@@ -207,10 +213,36 @@ def test_to_events_numbers_repeated_roles():
 
 def test_to_events_keeps_predicted_values():
     pred = study_view_prediction()
-    pred.attributes.append(Attribute("A1", "StatusTimeVal", "T2", "current"))
+    pred.attributes[0] = Attribute("A1", "StatusTimeVal", "T2", "current")
     values = {a.target: a.value for a in to_events(pred, SDOH).attributes}
-    assert values["T2"] == "current"
+    assert values == {"T2": "current", "T4": "past", "T7": "with_family"}
     assert [a.id for a in to_events(pred, SDOH).attributes] == ["A1", "A2", "A3"]
+
+
+def test_to_events_adds_no_value_the_model_did_not_give():
+    pred = study_view_prediction()
+    pred.attributes = []
+    assert to_events(pred, SDOH).attributes == []
+    report = rows(to_json(evaluate_events([pair(gold_document(), pred)], SDOH)))
+    assert report["Alcohol", "StatusTime", "none"] == (0, 0, 1)
+    assert report["Alcohol", "StatusTime", None] == (0, 1, 0)
+
+
+def test_rule_values_replace_the_predicted_ones_when_asked():
+    pred = study_view_prediction()
+    pred.attributes = [Attribute("A1", "StatusTimeVal", "T2", "current")]  # wrong, T4/T7 none
+    events = to_events(pred, SDOH, value_source="rules")
+    assert [(a.id, a.target, a.value) for a in events.attributes] == [
+        ("A1", "T2", "none"), ("A2", "T4", "past"), ("A3", "T7", "with_family"),
+    ]  # fmt: skip
+    model = to_json(evaluate_events([pair(gold_document(), pred)], SDOH))
+    rules = to_json(evaluate_events([pair(gold_document(), pred)], SDOH, value_source="rules"))
+    assert (model["micro"]["tp"], rules["micro"]["tp"]) == (3, 6)
+
+
+def test_unknown_value_source_is_an_error():
+    with pytest.raises(ConfigError, match=r"^value_source 'keywords' unknown"):
+        to_events(study_view_prediction(), SDOH, value_source="keywords")
 
 
 def test_to_events_rejects_relations_that_are_no_event_link():

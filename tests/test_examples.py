@@ -8,8 +8,9 @@ import pytest
 from tokenizers import ByteLevelBPETokenizer, processors
 from transformers import AutoTokenizer, RobertaTokenizerFast
 
-from clinprompt.brat import Document, Entity, write_document
+from clinprompt.brat import Document, Entity, Relation, write_document
 from clinprompt.corpus import CorpusPart, CorpusTables, build_tables
+from clinprompt.decode import bio_decode_words
 from clinprompt.errors import ConfigError
 from clinprompt.examples import (
     STRATEGIES,
@@ -27,6 +28,7 @@ from clinprompt.examples import (
 )
 from clinprompt.schema import load_schema
 from clinprompt.synth import write_synthetic_corpus
+from clinprompt.windows import word_boundary_masks
 from tests.test_corpus import drug_doc, sdoh_doc
 
 DRUG = load_schema("n2c2-2018")
@@ -134,7 +136,10 @@ def test_hard_concepts_ask_every_type_in_every_window(drug_tables):
     frame, counts = concept_examples(docs, DRUG, tok, ExampleSettings("hard"), None)
     assert len(frame) == len(docs) * len(DRUG.concept_types)  # one window each at 512
     assert set(frame.groupby("document")["query_type"].apply(tuple)) == {DRUG.concept_types}
-    assert frame["answer_starts"].isna().all() and counts == {"entities_outside_windows": 0}
+    assert frame["answer_starts"].isna().all()
+    assert counts == {
+        "entities_outside_windows": 0, "entities_without_tokens": 0, "spans_too_long": 0,
+    }  # fmt: skip
     row = frame[(frame["document"] == "MIMIC/test/t0") & (frame["query_type"] == "Reason")].iloc[0]
     query = tok(DRUG.concept_queries["Reason"], add_special_tokens=False)["input_ids"]
     n = len(query)
@@ -161,7 +166,7 @@ def test_concept_answers_are_the_gold_spans(drug_tables):
 
 def test_windows_without_gold_still_get_examples(drug_tables):
     tok = tokenizer()
-    settings = ExampleSettings("soft", max_length=10, stride=2)
+    settings = ExampleSettings("soft", max_length=12, stride=2, context_length=8)
     frame = build_examples(drug_tables, DRUG, tok, settings).frame
     quiet = frame[(frame["document"] == "MIMIC/train/quiet") & (frame["task"] == "concept")]
     assert quiet["window"].nunique() > 1
@@ -187,14 +192,16 @@ def test_hard_relation_query_holds_the_trigger_text(drug_tables):
     assert (row.token_starts[row.answer_starts[0]], row.token_ends[row.answer_ends[0]]) == (8, 13)
     reason = frame[(frame["trigger_id"] == "T4") & (frame["query_type"] == "Reason-Drug")].iloc[0]
     assert list(reason.answer_ids) == ["T6"]
-    assert counts == {"triggers_without_tokens": 0, "answers_outside_context": 0}
+    assert counts == {
+        "triggers_without_tokens": 0, "answers_outside_context": 0, "spans_too_long": 0,
+    }  # fmt: skip
     assert row.prompt_index == len(DRUG.concept_types) + DRUG.relation_types.index("Strength-Drug")
 
 
 def test_relation_context_reaches_into_the_next_window(drug_tables):
     docs = one(drug_tables, "MIMIC/train/d0")
     ents, rels = drug_tables.entities, drug_tables.relations
-    settings = ExampleSettings("soft", max_length=2 + 2 + 2 * 6, stride=0)  # windows of 6
+    settings = ExampleSettings("soft", max_length=2 + 2 + 3 * 6, stride=0, context_length=18)
     frame, counts = relation_examples(docs, ents, DRUG, tokenizer(), settings, ents, rels)
     assert (frame["input_ids"].map(len) <= settings.max_length).all()
     # windows: "Aspirin 81 mg daily" | "." | "Lisinopril 10\nmg" | "for hypertension."
@@ -218,19 +225,27 @@ def test_test_relations_come_only_from_predicted_triggers(drug_tables):
     assert not set(frame["trigger_id"]) & gold_ids
 
 
-def test_soft_relations_mark_the_trigger(drug_tables):
-    tok = tokenizer()
-    docs = one(drug_tables, "MIMIC/train/d0")
-    ents = drug_tables.entities
-    frame, _ = relation_examples(docs, ents, DRUG, tok, ExampleSettings("soft-frozen"))
+def assert_trigger_marked(frame: pd.DataFrame, tok, text: str) -> None:
+    """Every row holds `[t] trigger [/t]` around its trigger's text."""
     t_open, t_close = tok.convert_tokens_to_ids(["[t]", "[/t]"])
-    text = docs["text"].iloc[0]
     for row in frame.itertuples():
         first, last = row.marker_positions
         assert (row.input_ids[first], row.input_ids[last]) == (t_open, t_close)
         inside = (row.token_starts[first + 1], row.token_ends[last - 1])
         assert inside == (row.trigger_start, row.trigger_end)
         assert text[inside[0] : inside[1]] in ("Aspirin", "Lisinopril")
+
+
+@pytest.mark.parametrize("strategy", ["soft-frozen", "hard"])
+def test_relation_rows_mark_the_trigger(drug_tables, strategy):
+    tok = tokenizer()
+    docs = one(drug_tables, "MIMIC/train/d0")
+    ents = drug_tables.entities
+    frame, _ = relation_examples(docs, ents, DRUG, tok, ExampleSettings(strategy))
+    assert_trigger_marked(frame, tok, docs["text"].iloc[0])
+    if strategy == "hard":
+        return
+    for row in frame.itertuples():
         assert row.input_ids[0] == tok.cls_token_id and set(row.token_type_ids) == {0}
     assert tok.sep_token_id not in set(frame["input_ids"].iloc[0][:-1])  # no query segment
 
@@ -263,23 +278,58 @@ def decode_iob2(labels, names) -> list[tuple[str, int, int]]:
     return spans + ([tuple(open_span)] if open_span else [])
 
 
-def test_bio_labels_are_iob2_and_round_trip_to_gold(drug_tables):
+def test_bio_labels_are_iob2_on_words_and_round_trip_to_gold(drug_tables):
     tok = tokenizer()
     docs = drug_tables.documents[drug_tables.documents["split"] != "test"]
     frame, counts = bio_examples(
-        docs, DRUG, tok, ExampleSettings("finetune", 20, 4), drug_tables.entities
+        docs, DRUG, tok, ExampleSettings("finetune", 20, 4, context_length=18), drug_tables.entities
     )
-    assert counts == {"overlapping_dropped": 1, "entities_outside_windows": 0}
-    names = bio_label_names(DRUG)
-    found = set()
+    assert counts == {
+        "entities_widened_to_words": 0, "overlapping_dropped": 1, "entities_outside_windows": 0,
+        "entities_without_tokens": 0,
+    }  # fmt: skip
+    names, text = bio_label_names(DRUG), texts(drug_tables)
+    found, continuations = set(), 0
     for row in frame.itertuples():
+        starts, ends = list(row.token_starts), list(row.token_ends)
         assert row.labels[0] == row.labels[-1] == -100
-        assert all(label >= 0 for i, label in enumerate(row.labels) if row.token_starts[i] >= 0)
-        for kind, first, last in decode_iob2(row.labels, names):
-            found.add((row.document, kind, int(row.token_starts[first]), int(row.token_ends[last])))
+        first_pieces, _ = word_boundary_masks(text[row.document], starts, ends)
+        # Tags on a word's first piece only; continuation pieces and special tokens -100.
+        assert [label >= 0 for label in row.labels] == first_pieces.tolist()
+        continuations += sum(s >= 0 for s in starts) - int(first_pieces.sum())
+        decode_iob2([label for label in row.labels if label >= 0], names)  # strict IOB2 on words
+        for first, last, kind in bio_decode_words(
+            row.labels, text[row.document], starts, ends, names
+        ):
+            found.add((row.document, kind, starts[first], ends[last]))
+    assert continuations > 0
     gold = drug_tables.entities[drug_tables.entities["document"].isin(docs["document"])]
     expected = {(e.document, e.type, e.start, e.end) for e in gold.itertuples()}
     assert found == expected - {("MIMIC/train/nested", "Drug", 9, 15)}  # longest kept
+
+
+def test_bio_widens_mentions_inside_a_word_to_the_word(tmp_path):
+    text = "Take 1tab po."  # MiniLM: "1", "##ta", "##b"
+    entities = [
+        Entity.from_offsets("T1", "Dosage", [(5, 6)], text),
+        Entity.from_offsets("T2", "Form", [(6, 9)], text),
+    ]
+    write_document(Document("tab", text, entities), tmp_path / "train")
+    tables = build_tables([CorpusPart("train", "MIMIC", tmp_path / "train")], DRUG)[0]
+    frame, counts = bio_examples(
+        tables.documents, DRUG, tokenizer(), ExampleSettings("finetune"), tables.entities
+    )
+    assert counts == {
+        "entities_widened_to_words": 2, "overlapping_dropped": 1, "entities_outside_windows": 0,
+        "entities_without_tokens": 0,
+    }  # fmt: skip
+    row = frame.iloc[0]
+    names = bio_label_names(DRUG)
+    tags = [names[x] if x >= 0 else None for x in row.labels]
+    assert tags == [None, "O", "B-Form", None, None, "O", "O", None]  # the longer mention wins
+    assert bio_decode_words(row.labels, text, row.token_starts, row.token_ends, names) == [
+        (2, 4, "Form")
+    ]  # "1tab": BIO cannot hold a mention inside a word
 
 
 def test_pairs_are_marked_and_labelled(drug_tables):
@@ -296,7 +346,7 @@ def test_pairs_are_marked_and_labelled(drug_tables):
         ("T5", "T1"): 0, ("T6", "T1"): 0, ("T2", "T4"): 0, ("T3", "T4"): 0,
         ("T5", "T4"): 1 + index("Strength-Drug"), ("T6", "T4"): 1 + index("Reason-Drug"),
     }  # fmt: skip
-    assert counts == {"pairs_too_long": 0, "relations_without_candidate": 0}
+    assert counts == {"triggers_without_tokens": 0, "relations_without_candidate": 0}
     s1, e1, s2, e2 = tok.convert_tokens_to_ids(["[s1]", "[e1]", "[s2]", "[e2]"])
     row = frame[(frame["arg1_id"] == "T6") & (frame["arg2_id"] == "T4")].iloc[0]
     p_s1, p_s2, p_e1, p_e2 = row.marker_positions
@@ -402,3 +452,95 @@ def test_markers_of_a_trigger_longer_than_its_context_stay_in_it():
     context = _context(tokens, 3, 6, [(1, 1, 7), (9, 0, 8)])
     assert context.ids == [7, 103, 104, 105, 106, 8]
     assert context.markers == [0, 5]
+
+
+def context_text(row, text: str) -> tuple[int, int]:
+    """The character range of a row's context tokens in the document."""
+    starts = [s for s in row.token_starts if s >= 0]
+    ends = [e for e in row.token_ends if e >= 0]
+    return min(starts), max(ends)
+
+
+def test_every_strategy_sees_the_same_context(synthetic_tables):
+    """At one max_length the hard query does not eat the context of the hard rows."""
+    text = texts(synthetic_tables)
+    concept, relation = {}, {}
+    for strategy in STRATEGIES:
+        frame = build_examples(
+            synthetic_tables, DRUG, tokenizer(), ExampleSettings(strategy, 64, 8)
+        ).frame
+        kind = frame["query_type"] == ("BIO" if strategy == "finetune" else "Drug")
+        concept[strategy] = {
+            (r.document, context_text(r, text[r.document])) for r in frame[kind].itertuples()
+        }
+        trigger = "arg2_id" if strategy == "finetune" else "trigger_id"
+        rel = frame[frame["task"] == "relation"].drop_duplicates(["document", trigger])
+        relation[strategy] = {
+            (r.document, getattr(r, trigger), context_text(r, text[r.document]))
+            for r in rel.itertuples()
+        }
+    assert concept["finetune"] == concept["hard"] == concept["soft"] == concept["soft-frozen"]
+    assert relation["hard"] == relation["soft"] == relation["soft-frozen"]
+    # finetune pairs: the same trigger-centred contexts, for the triggers that have candidates
+    assert relation["finetune"] and relation["finetune"] <= relation["hard"]
+
+
+def test_context_length_is_one_key_for_every_strategy(drug_tables):
+    tok = tokenizer()
+    for strategy in STRATEGIES:
+        settings = ExampleSettings(strategy, 128, 4, context_length=30)
+        frame = build_examples(drug_tables, DRUG, tok, settings).frame
+        context = frame["token_starts"].map(lambda s: sum(x >= 0 for x in s))
+        assert (context <= 30).all() and (frame["input_ids"].map(len) <= 128).all()
+    with pytest.raises(
+        ConfigError, match=r"training.context_length 60 .* exceed training.max_length 64"
+    ):
+        build_examples(drug_tables, DRUG, tok, ExampleSettings("hard", 64, 4, context_length=60))
+
+
+def test_the_study_s_unmarked_hard_prompt_is_an_option(drug_tables):
+    docs, ents = one(drug_tables, "MIMIC/train/d0"), drug_tables.entities
+    settings = ExampleSettings("hard", trigger_markers=False)
+    plain, _ = relation_examples(docs, ents, DRUG, tokenizer(), settings)
+    assert plain["marker_positions"].isna().all() and len(plain) > 0
+    assert ExampleSettings("soft", trigger_markers=False).markers == ["[t]", "[/t]"]
+
+
+def test_relation_context_reaches_back_to_the_previous_window(tmp_path):
+    """'hypertension' ... 'Lisinopril': an argument written before its trigger is reachable."""
+    text = "For hypertension. Take lisinopril 10 mg daily."
+    ents = [Entity.from_offsets("T1", "Reason", [(4, 16)], text),
+            Entity.from_offsets("T2", "Drug", [(23, 33)], text)]  # fmt: skip
+    doc = Document("back", text, ents, [Relation("R1", "Reason-Drug", "T1", "T2")])
+    write_document(doc, tmp_path)
+    tables = build_tables([CorpusPart("train", "MIMIC", tmp_path)], DRUG)[0]
+    e, r = tables.entities, tables.relations
+    settings = ExampleSettings("soft", 2 + 2 + 3 * 4, 0, context_length=12)  # windows of 4
+    frame, counts = relation_examples(tables.documents, e, DRUG, tokenizer(), settings, e, r)
+    row = frame[frame["query_type"] == "Reason-Drug"].iloc[0]
+    assert row.window == 1 and list(row.answer_ids) == ["T1"]
+    assert counts["answers_outside_context"] == 0
+    pairs, _ = pair_examples(tables.documents, e, DRUG, tokenizer(), ExampleSettings(
+        "finetune", 2 + 4 + 3 * 4, 0, context_length=12), r)  # fmt: skip
+    assert pairs.set_index("arg1_id").loc["T1", "label"] == 1 + DRUG.relation_types.index(
+        "Reason-Drug"
+    )
+
+
+def test_negatives_are_stratified_by_query_type(synthetic_tables):
+    full = build_examples(synthetic_tables, DRUG, tokenizer(), ExampleSettings("hard", 64, 8)).frame
+    thin = build_examples(
+        synthetic_tables,
+        DRUG,
+        tokenizer(),
+        ExampleSettings("hard", 64, 8, negative_ratio=0.5, seed=2),
+    ).frame
+
+    def negatives(frame):
+        train = frame[(frame["split"] == "train") & (frame["task"] == "relation")]
+        empty = train[train["answer_starts"].map(len) == 0]
+        return empty.groupby("query_type").size()
+
+    before, after = negatives(full), negatives(thin).reindex(negatives(full).index, fill_value=0)
+    shares = (after / before).to_numpy()
+    assert shares.min() > 0 and shares.max() - shares.min() < 0.1  # one share for every type

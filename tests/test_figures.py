@@ -1,6 +1,7 @@
 """Figures: every figure written as PNG and SVG, colours fixed per strategy, `all` shots placed
 at the right end, the frozen gap equal to the difference of seed means, and a figure that says
-so when its experiment has no cells. Metrics come from the real scorer (see test_aggregate)."""
+so when its experiment has no cells; the dictionary baseline a grey line in the strategies figure
+only; a cell's learning curve. Metrics come from the real scorer (see test_aggregate)."""
 
 from __future__ import annotations
 
@@ -11,29 +12,34 @@ from matplotlib.container import BarContainer
 
 from clinprompt.aggregate import in_experiment, seed_statistics, tidy_metrics
 from clinprompt.atomic import atomic_write_parquet
+from clinprompt.baseline import DICTIONARY
 from clinprompt.errors import InvalidInputError
 from clinprompt.figures import (
     FIGURES,
     STRATEGY_COLOURS,
+    cost_figure,
+    cross_institution_figure,
     few_shot_figure,
+    figure_data_uri,
     frozen_gaps,
+    learning_curve_figure,
     shot_positions,
     strategies_figure,
     write_figures,
     write_figures_from,
 )
-from tests.test_aggregate import institutions_of, study_grid, write_cell
+from tests.test_aggregate import (
+    study_grid,
+    study_grid_with_dictionary,
+    write_cells,
+)
 
 
 @pytest.fixture(scope="module")
 def tidy(tmp_path_factory) -> pd.DataFrame:
     root = tmp_path_factory.mktemp("figures")
     grid = study_grid()
-    paths = [
-        write_cell(root, row, test, bootstrap=10)
-        for row in grid.to_dict("records")
-        for test in institutions_of(row["dataset"])
-    ]
+    paths = write_cells(root, grid, 10)
     return tidy_metrics(paths, grid)
 
 
@@ -106,3 +112,45 @@ def test_figures_from_the_tidy_parquet(tidy, tmp_path):
         write_figures_from(tmp_path / "grid.parquet", tmp_path / "figures")
     with pytest.raises(InvalidInputError, match=r"absent\.parquet: not a readable Parquet"):
         write_figures_from(tmp_path / "absent.parquet", tmp_path / "figures")
+
+
+@pytest.fixture(scope="module")
+def tidy_with_dictionary(tmp_path_factory) -> pd.DataFrame:
+    root = tmp_path_factory.mktemp("figures_dictionary")
+    grid = study_grid_with_dictionary()
+    grid = grid[grid["model"].isin(["tiny-bert", "none"])]
+    paths = write_cells(root, grid, 10)
+    return tidy_metrics(paths, grid)
+
+
+def labels(figure) -> set[str]:
+    """Every legend label and panel title of a figure."""
+    found = {label for axis in figure.axes for label in axis.get_legend_handles_labels()[1]}
+    return found | {axis.get_title() for axis in figure.axes}
+
+
+def test_dictionary_is_a_grey_line_of_the_strategies_figure_only(tidy_with_dictionary):
+    figure = strategies_figure(tidy_with_dictionary)
+    axis = figure.axes[0]
+    assert [t.get_text() for t in axis.get_xticklabels()] == ["tiny-bert"]
+    lines = [line for line in axis.get_lines() if line.get_label() == "dictionary (no model)"]
+    assert len(lines) == 1 and lines[0].get_linestyle() == "--"
+    assert to_hex(lines[0].get_color()) == STRATEGY_COLOURS[DICTIONARY].lower()
+    stats = seed_statistics(in_experiment(tidy_with_dictionary, "main"))
+    mean = stats[(stats["strategy"] == DICTIONARY) & (stats["dataset"] == "drug_ade")
+                 & (stats["task"] == "concepts") & (stats["mode"] == "strict")]["mean"]  # fmt: skip
+    assert lines[0].get_ydata()[0] == pytest.approx(mean.item())
+    for other in (few_shot_figure, cost_figure, cross_institution_figure):
+        assert not any(DICTIONARY in label for label in labels(other(tidy_with_dictionary)))
+
+
+def test_learning_curve_of_a_cell():
+    history = [{"epoch": e, "loss": 1.0 / e, "dev_score": 0.2 * e, "dev_concepts_f1": 0.3 * e,
+                "dev_relations_f1": 0.1 * e} for e in (1, 2, 3)]  # fmt: skip
+    figure = learning_curve_figure(history)
+    assert {"dev concepts F1", "dev relations F1", "dev score (mean)", "training loss"} <= {
+        text.get_text() for legend in figure.legends for text in legend.get_texts()
+    }
+    assert list(figure.axes[0].get_lines()[0].get_ydata()) == pytest.approx([0.3, 0.6, 0.9])
+    uri = figure_data_uri(figure)
+    assert uri.startswith("data:image/png;base64,iVBORw0KGgo")

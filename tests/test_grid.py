@@ -36,22 +36,23 @@ def embedded():
 def test_embedded_grid_has_every_axis_and_no_impossible_cell(embedded):
     config, frame = embedded
     assert set(frame["strategy"]) == {"finetune", "hard", "soft", "soft-frozen"}
-    assert set(frame["seed"]) == {1, 2}
+    assert set(frame["seed"]) == {1}
     hard = frame[~frame["strategy"].isin(["soft", "soft-frozen"])]
     assert set(hard["prompt_length"]) == {0}
     soft = frame[frame["strategy"].isin(["soft", "soft-frozen"])]
-    assert set(soft["prompt_length"]) == {4, 8}
+    assert set(soft["prompt_length"]) == {8}
     few = frame[frame["experiments"].str.contains("few_shot")]
-    assert set(few["shots"]) == {"2", "3", "all"}
+    assert set(few["shots"]) == {"1", "2", "all"}
+    assert set(few["strategy"]) == {"finetune"}
     sdoh = frame[frame["dataset"] == "sdoh"]
-    assert set(sdoh["train_institution"]) == {"MIMIC", "UW"}
+    assert set(sdoh["train_institution"]) == {"MIMIC"}  # tested at MIMIC and UW
     assert not frame.duplicated(["dataset", "model", "strategy", "prompt_length", "shots",
                                  "train_institution", "seed"]).any()  # fmt: skip
     main = frame[frame["experiments"].str.split(",").map(lambda names: "main" in names)]
-    assert len(main) == 4 * 2 + 4 * 2 * 2  # drug_ade at MIMIC, sdoh at MIMIC and UW, 2 seeds
+    assert len(main) == 4 + 4  # every strategy: drug_ade and sdoh, trained at MIMIC
     files = metrics_files(config, frame)
     assert len(files) == len(frame[frame["dataset"] == "drug_ade"]) + 2 * len(sdoh)
-    assert "results/sdoh/minilm/soft/p8/kall/UW/seed2/metrics/MIMIC.json" in files
+    assert "results/sdoh/minilm/soft/p8/kall/MIMIC/seed1/metrics/UW.json" in files
 
 
 def test_select_restricts_the_grid(embedded):

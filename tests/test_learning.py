@@ -57,11 +57,10 @@ def one_note(tmp_path_factory):
 def scores(predictor, tables, schema, relations: bool = True) -> dict:
     predicted = predictor.predict(tables.documents, relations)
     report = score_predictions(table_documents(tables), predicted, schema)
-    return {
-        "score": report["entities"]["strict"]["micro"]["f1"],
-        "concepts_f1": report["entities"]["strict"]["micro"]["f1"],
-        "relations_f1": report["relations"]["strict"]["micro"]["f1"],
-    }
+    concepts = report["entities"]["strict"]["micro"]["f1"]
+    relations = report["relations"]["strict"]["micro"]["f1"]
+    # The cell's dev score (cell.py): best-on-dev must not stop at the first perfect tagger.
+    return {"score": (concepts + relations) / 2, "concepts_f1": concepts, "relations_f1": relations}
 
 
 @pytest.mark.parametrize("strategy", list(CASES))

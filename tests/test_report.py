@@ -1,5 +1,6 @@
-"""The report of the reduced grid: built by `snakemake --report`, free of note text, and working
-as a web page in headless Chromium (figures and tables render, no JavaScript errors)."""
+"""The report of the reduced grid: built by `snakemake --report`, with the dictionary baseline in
+its main table and diagnostics on its cell cards, free of note text, and working as a web page in
+headless Chromium (figures and tables render, no JavaScript errors)."""
 
 from __future__ import annotations
 
@@ -56,6 +57,14 @@ def test_report_has_every_category_and_embeds_its_results(report):
     texts = report_texts(report)
     assert any("<table" in text and "strict" in text for text in texts[1:])
     assert "Runtime" in html or "runtime" in html
+
+
+def test_report_main_table_has_the_dictionary_row_and_cards_their_diagnostics(report):
+    texts = report_texts(report)[1:]
+    assert any("<caption>Main results" in text and "dictionary" in text for text in texts)
+    cards = [text for text in texts if "<h3>Learning curve</h3>" in text]
+    assert cards and all("Concepts per type" in card and "<h3>Diagnostics</h3>" in card
+                         for card in cards)  # fmt: skip
 
 
 def test_no_note_text_in_report_logs_or_tables(report, grid_run):

@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
-from clinprompt.corpus import build_tables
-from clinprompt.stats import corpus_statistics, count_documents, statistics_html
+import pytest
+
+from clinprompt.brat import Document, Entity, write_document
+from clinprompt.corpus import CorpusPart, build_tables
+from clinprompt.schema import load_schema
+from clinprompt.stats import (
+    corpus_statistics,
+    count_documents,
+    dictionary_baseline,
+    format_baseline,
+    statistics_html,
+    write_statistics,
+)
 from tests.test_corpus import drug_doc, sdoh_doc
 
 
@@ -20,10 +31,6 @@ def test_count_documents_per_type():
 
 
 def test_statistics_table_and_html(tmp_path):
-    from clinprompt.brat import write_document
-    from clinprompt.corpus import CorpusPart
-    from clinprompt.schema import load_schema
-
     for i in range(4):
         write_document(sdoh_doc(f"m{i}"), tmp_path / "m")
         write_document(sdoh_doc(f"u{i}"), tmp_path / "u")
@@ -37,3 +44,47 @@ def test_statistics_table_and_html(tmp_path):
     html = statistics_html(table, "t")
     assert html.startswith("<!DOCTYPE html>") and "Amount-Alcohol" in html
     assert "denies" not in html and "beers" not in html
+
+
+def uw_test_doc(doc_id: str) -> Document:
+    """Two mention strings the drug_doc training notes have (Aspirin, daily), two they lack."""
+    text = "Aspirin 325 mg daily for gout."
+    spans = [("Drug", 0, 7), ("Strength", 8, 14), ("Frequency", 15, 20), ("Reason", 25, 29)]
+    entities = [
+        Entity.from_offsets(f"T{i}", kind, [(start, end)], text)
+        for i, (kind, start, end) in enumerate(spans, start=1)
+    ]
+    return Document(doc_id, text, entities)
+
+
+@pytest.fixture
+def baseline_tables(tmp_path):
+    for i in range(4):
+        write_document(drug_doc(f"m{i}"), tmp_path / "m")
+    write_document(uw_test_doc("u0"), tmp_path / "u")
+    parts = [CorpusPart("train", "MIMIC", tmp_path / "m"), CorpusPart("test", "UW", tmp_path / "u")]
+    tables, _ = build_tables(parts, load_schema("n2c2-2018"), 0.25, 1)
+    return tables
+
+
+def test_dictionary_baseline_seen_share_and_strict_f1(baseline_tables):
+    baseline = dictionary_baseline(baseline_tables)
+    # 4 test strings, 2 seen; dictionary finds Aspirin and daily: P 1, R 0.5
+    assert baseline.to_dict("records") == [
+        {"train_institution": "MIMIC", "test_institution": "UW", "test_strings": 4,
+         "seen_share": 0.5, "dictionary_f1": pytest.approx(2 / 3)},
+    ]  # fmt: skip
+    assert format_baseline(baseline).splitlines() == [
+        "train_institution\ttest_institution\ttest_strings\tseen_share\tdictionary_f1",
+        "MIMIC\tUW\t4\t0.500\t0.667",
+    ]
+    assert dictionary_baseline(baseline_tables, training_splits=("none",)).empty
+
+
+def test_statistics_page_reports_the_dictionary_baseline(baseline_tables, tmp_path):
+    baseline_tables.write(tmp_path / "tables")
+    write_statistics(tmp_path / "tables", tmp_path / "statistics.html", "t")
+    html = (tmp_path / "statistics.html").read_text(encoding="utf-8")
+    assert "Dictionary baseline" in html and "dictionary_f1" in html
+    assert "<td>0.500</td>" in html and "<td>0.667</td>" in html
+    assert "Aspirin" not in html and "gout" not in html

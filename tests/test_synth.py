@@ -3,19 +3,34 @@
 from __future__ import annotations
 
 import hashlib
+import random
 import re
 from collections import Counter, defaultdict
 from itertools import pairwise
 from pathlib import Path
 
+import pandas as pd
 import pytest
+import yaml
 
+from clinprompt import synth_drug_lexicon as drug_lexicon
 from clinprompt.brat import Document, Entity, iter_ann_files, read_document, validate_corpus
+from clinprompt.corpus import CorpusPart, build_tables
 from clinprompt.errors import ConfigError
 from clinprompt.schema import load_schema
-from clinprompt.synth import CANARY_IDENTIFIERS, KINDS, write_synthetic_corpus
-from clinprompt.synth_drug_lexicon import MEDICATIONS
-from clinprompt.synth_note import CANARY_NAMES, CANARY_RECORD_NUMBERS
+from clinprompt.stats import BASELINE_COLUMNS, dictionary_baseline
+from clinprompt.synth import CANARY_IDENTIFIERS, KINDS, planned_parts, write_synthetic_corpus
+from clinprompt.synth_drug_lexicon import MEDICATIONS, held_out_medication
+from clinprompt.synth_note import (
+    CANARY_NAMES,
+    CANARY_RECORD_NUMBERS,
+    CORE_VOCABULARY,
+    HELD_OUT_SHARE,
+    Vocabulary,
+    held_out,
+)
+from clinprompt.synth_sdoh import MIMIC_WORDS, UW_WORDS
+from tests.conftest import REPO
 
 SEED = 11
 # A sentence ends at a period followed by white space, or at a blank line / list line end.
@@ -98,18 +113,37 @@ def test_bad_request_is_a_config_error(kind, documents, institutions, message, t
         write_synthetic_corpus(kind, tmp_path, documents=documents, institutions=institutions)
 
 
-def test_cli_prints_counts_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_prints_counts_and_dictionary_baseline(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from clinprompt.cli import main
 
-    status = main(["synth", "drug_ade", str(tmp_path), "--seed", "3", "--train", "2",
-                   "--dev", "1", "--test", "1"])  # fmt: skip
+    status = main(["synth", "sdoh", str(tmp_path), "--seed", "3", "--train", "4",
+                   "--dev", "1", "--test", "2"])  # fmt: skip
     out = capsys.readouterr().out
     assert status == 0
-    assert out.splitlines()[0].split("\t")[:3] == ["split", "institution", "documents"]
-    assert [line.split("\t")[:3] for line in out.splitlines()[1:]] == [
-        ["train", "MIMIC", "2"], ["dev", "MIMIC", "1"], ["test", "MIMIC", "1"],
+    counts, baseline = out.split("\n\n")
+    assert counts.splitlines()[0].split("\t")[:3] == ["split", "institution", "documents"]
+    assert [line.split("\t")[:3] for line in counts.splitlines()[1:]] == [
+        ["train", "MIMIC", "4"], ["train", "UW", "4"], ["dev", "MIMIC", "1"], ["dev", "UW", "1"],
+        ["test", "MIMIC", "2"], ["test", "UW", "2"],
     ]  # fmt: skip
+    # the dictionary of every training note (train and dev), scored on each institution's test
+    expected = corpus_baseline(tmp_path, "sdoh", {"train": 4, "dev": 1, "test": 2})
+    assert baseline.splitlines() == ["\t".join(BASELINE_COLUMNS)] + [
+        f"{r.train_institution}\t{r.test_institution}\t{r.test_strings}\t"
+        f"{r.seen_share:.3f}\t{r.dictionary_f1:.3f}"
+        for r in expected.itertuples()
+    ]
+    assert len(expected) == 4 and expected["dictionary_f1"].between(0, 1).all()
     assert not any(canary in out for canary in CANARY_IDENTIFIERS)
+
+
+def test_cli_without_test_notes_prints_counts_only(tmp_path, capsys) -> None:
+    from clinprompt.cli import main
+
+    assert main(["synth", "drug_ade", str(tmp_path), "--train", "2", "--test", "0"]) == 0
+    assert capsys.readouterr().out.splitlines()[1].split("\t")[:3] == ["train", "MIMIC", "2"]
 
 
 # --------------------------------------------------------------------------- validity
@@ -198,12 +232,32 @@ def test_drug_ade_sentences_with_nothing_to_find(drug_docs) -> None:
     assert empty >= 20
 
 
-def test_drug_ade_same_string_different_labels(drug_docs) -> None:
+def labels_of(docs: list[Document]) -> dict[str, set[str]]:
+    """Entity types each lower-cased mention string carries."""
     labels = defaultdict(set)
-    for doc in drug_docs:
+    for doc in docs:
         for e in doc.entities:
-            labels[e.text].add(e.type)
-    assert sum({"Reason", "ADE"} <= types for types in labels.values()) >= 5
+            labels[e.text.lower()].add(e.type)
+    return labels
+
+
+def test_drug_ade_same_string_reason_or_ade_by_context(corpora, drug_docs) -> None:
+    train = labels_of(load(corpora["drug_ade"] / "train" / "MIMIC"))
+    test = labels_of(load(corpora["drug_ade"] / "test" / "MIMIC"))
+    both = {text for text, types in test.items() if {"Reason", "ADE"} <= types}
+    assert sum({"Reason", "ADE"} <= types for types in train.values()) >= 5
+    assert len(both) >= 3
+    # held-out conditions are ambiguous too: unseen in training, Reason and ADE in test
+    assert {text for text in both if text not in train}
+    # the context decides: each Reason is linked as a Reason, each ADE as an ADE
+    for doc in drug_docs:
+        linked = {r.arg1: r.type for r in doc.relations}
+        for e in doc.entities:
+            if e.type in ("Reason", "ADE") and e.id in linked:
+                assert linked[e.id] == f"{e.type}-Drug"
+
+
+def test_drug_ade_drug_names_left_unannotated(drug_docs) -> None:
     # drug names left unannotated where the patient does not take them (family history)
     unannotated = 0
     for doc in drug_docs:
@@ -284,37 +338,96 @@ def test_sdoh_institutions_differ_in_vocabulary(corpora) -> None:
 # --------------------------------------------------------------------------- difficulty
 
 
-def dictionary_f1(train: list[Document], test: list[Document]) -> float:
-    """Strict F1 of tagging every training mention string wherever it occurs in test."""
-    lexicon = defaultdict(set)
-    for doc in train:
-        for e in doc.entities:
-            lexicon[e.text].add(e.type)
-    gold = {(d.doc_id, e.type, e.start, e.end) for d in test for e in d.entities}
-    predicted = {
-        (doc.doc_id, type_, m.start(), m.end())
-        for doc in test
-        for text, types in lexicon.items()
-        for m in re.finditer(rf"(?<!\w){re.escape(text)}(?!\w)", doc.text)
-        for type_ in types
-    }
-    hits = len(gold & predicted)
-    return 2 * hits / (len(gold) + len(predicted))
+def corpus_baseline(
+    root: Path, kind: str, documents: dict[str, int] | None = None, institutions=None
+) -> pd.DataFrame:
+    """The dictionary baseline of a written corpus, every training note in the dictionary."""
+    parts = [
+        CorpusPart(split, institution, root / split / institution)
+        for split, institution, _ in planned_parts(kind, documents, institutions)
+    ]
+    tables, _ = build_tables(parts, load_schema(KINDS[kind].schema))
+    return dictionary_baseline(tables, training_splits=("train", "dev"))
 
 
-@pytest.mark.parametrize(
-    ("kind", "train_institution", "test_institution", "ceiling"),
-    [
-        ("drug_ade", "MIMIC", "MIMIC", 0.85),
-        ("sdoh", "MIMIC", "MIMIC", 0.87),
-        ("sdoh", "UW", "UW", 0.87),
-        ("sdoh", "MIMIC", "UW", 0.4),
-        ("sdoh", "UW", "MIMIC", 0.4),
-    ],
-)
-def test_dictionary_lookup_does_not_solve_it(
-    kind, train_institution, test_institution, ceiling, corpora
-) -> None:
-    train = load(corpora[kind] / "train" / train_institution)
-    test = load(corpora[kind] / "test" / test_institution)
-    assert 0.05 < dictionary_f1(train, test) < ceiling
+def in_domain(baseline: pd.DataFrame) -> pd.DataFrame:
+    """The rows whose training and test institution are the same, by institution."""
+    same = baseline[baseline["train_institution"] == baseline["test_institution"]]
+    return same.set_index("test_institution")
+
+
+def embedded_default(kind: str) -> dict:
+    """The `synthetic` settings of the embedded default's dataset of `kind`."""
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text(encoding="utf-8"))
+    (settings,) = [
+        d["synthetic"] for d in config["datasets"].values() if d["synthetic"]["kind"] == kind
+    ]
+    return settings
+
+
+def test_held_out_split_follows_the_dictionary_key() -> None:
+    assert held_out("Former Some Day Smoker") == held_out("former  some day\nsmoker")
+    assert not any(held_out(word) for word in CORE_VOCABULARY)
+    words = [f"{n} mg" for n in range(200)]
+    assert 0.35 < sum(map(held_out, words)) / len(words) < 0.65
+
+
+def test_vocabulary_of_training_and_test_notes() -> None:
+    rng = random.Random(0)
+    words = tuple(f"word {n}" for n in range(40))
+    training = {w for w in words if not held_out(w)}
+    assert {Vocabulary.for_split(s).test for s in ("train", "dev", "test")} == {False, True}
+    drawn = [Vocabulary.for_split("train").choice(rng, words) for _ in range(300)]
+    assert set(drawn) <= training and len(set(drawn)) > len(training) // 2
+    drawn = [Vocabulary.for_split("test").choice(rng, words) for _ in range(1000)]
+    assert abs(sum(w not in training for w in drawn) / 1000 - HELD_OUT_SHARE) < 0.06
+    sample = Vocabulary(test=True).sample(rng, words, 30)
+    assert len(set(sample)) == 30
+    with pytest.raises(ValueError, match="no training entry"):
+        Vocabulary().choice(rng, [w for w in words if w not in training])
+
+
+def lexicons() -> dict[str, tuple]:
+    """Every plain-string lexicon of both corpora, by name."""
+    tables = {f"MIMIC {k}": v for k, v in MIMIC_WORDS.items()}
+    tables |= {f"UW {k}": v for k, v in UW_WORDS.items()}
+    tables |= {f"form {k}": v for k, v in drug_lexicon.FORMS.items()}
+    tables |= {f"route {k}": v for k, v in drug_lexicon.ROUTES.items()}
+    for name in ("FREQUENCIES", "SIG_FREQUENCIES", "AS_NEEDED", "DOSAGES", "DURATIONS",
+                 "ALLERGY_DRUGS", "ALLERGY_REACTIONS", "CONDITIONS", "DRUG_LEVELS"):  # fmt: skip
+        tables[name] = getattr(drug_lexicon, name)
+    return tables
+
+
+def test_every_lexicon_has_training_vocabulary_and_much_held_out() -> None:
+    assert [name for name, words in lexicons().items() if all(map(held_out, words))] == []
+    entries = {w for words in lexicons().values() for w in words}
+    assert 0.35 < sum(map(held_out, entries)) / len(entries) < 0.65
+    held = [m for m in MEDICATIONS if held_out_medication(m)]
+    assert len(held) >= 40 and len(MEDICATIONS) - len(held) >= 40
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_test_mentions_mostly_unseen_in_training(kind, corpora, tmp_path) -> None:
+    settings = embedded_default(kind)
+    write_synthetic_corpus(kind, tmp_path, settings["seed"], settings["documents"],
+                           settings["institutions"])  # fmt: skip
+    for baseline in (
+        corpus_baseline(corpora[kind], kind),
+        corpus_baseline(tmp_path, kind, settings["documents"], settings["institutions"]),
+    ):
+        same = in_domain(baseline)
+        assert sorted(same.index) == sorted(KINDS[kind].notes)
+        assert (same["seen_share"] <= 0.6).all(), same
+        assert (same["test_strings"] >= 10).all()
+
+
+def test_dictionary_lookup_does_not_solve_it(corpora) -> None:
+    for kind in KINDS:
+        baseline = corpus_baseline(corpora[kind], kind)
+        same = in_domain(baseline)
+        assert same["dictionary_f1"].between(0.3, 0.65).all(), same
+        # cross-institution stays harder than in-domain
+        for row in baseline.itertuples():
+            if row.train_institution != row.test_institution:
+                assert row.dictionary_f1 < same.loc[row.test_institution, "dictionary_f1"] - 0.2

@@ -4,6 +4,7 @@ nothing but memory, compiled encoder layers train, and a step never waits for th
 from __future__ import annotations
 
 import inspect
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -37,7 +38,8 @@ def one_note(tmp_path_factory):
 
 
 def model_and_examples(one_note, strategy: str, checkpointing: bool = False):
-    cell = Cell("drug_ade", "tiny-bert", strategy, 4, "all", "MIMIC", 1)
+    prompt_length = 4 if strategy.startswith("soft") else 0
+    cell = Cell("drug_ade", "tiny-bert", strategy, prompt_length, "all", "MIMIC", 1)
     spec = replace(model_registry()["tiny-bert"], gradient_checkpointing=checkpointing)
     model, tokenizer = build_model(cell, spec, SCHEMA, SETTINGS)
     examples = build_examples(one_note, SCHEMA, tokenizer, example_settings(cell, SETTINGS, True))
@@ -120,8 +122,10 @@ def test_no_host_sync_inside_a_step(one_note, tmp_path, monkeypatch):
     monkeypatch.setattr(Trainer, "_step", inside(Trainer._step))
     for name in SYNCS:
         monkeypatch.setattr(torch.Tensor, name, recording(name))
-    result = trainer(model, frame, pad_id, tmp_path).run()
+    run = trainer(model, frame, pad_id, tmp_path)
+    result = run.run()
     assert result.epochs_run == 1 and result.history[0]["loss"] > 0
+    assert result.history[0]["steps"] == len(run._batches(0)) > 0  # the learning curves' x
     assert reads == []
 
 
@@ -138,3 +142,137 @@ def test_compiled_layers_give_the_eager_loss_and_train(one_note, tmp_path):
     result = trainer(fresh, frame, pad_id, tmp_path, compile=True).run()
     assert result.epochs_run == 1 and torch.isfinite(torch.tensor(result.history[0]["loss"]))
     assert all(layer._compiled_call_impl is not None for layer in fresh.encoder.encoder.layer)
+
+
+def decay_of(optimizer: torch.optim.Optimizer, model) -> dict[str, tuple[str, float, float]]:
+    """(group name, learning rate, weight decay) of every trainable parameter, by name."""
+    group_of = {
+        id(p): (g["name"], g["lr"], g["weight_decay"])
+        for g in optimizer.param_groups
+        for p in g["params"]
+    }
+    return {name: group_of[id(p)] for name, p in model.named_parameters() if p.requires_grad}
+
+
+@pytest.mark.parametrize("strategy", ["soft", "finetune"])
+def test_weight_decay_spares_biases_layer_norms_and_prompts(one_note, tmp_path, strategy):
+    model, frame, pad_id = model_and_examples(one_note, strategy)
+    settings = {"lr_encoder": 1e-5, "lr_prompt": 1e-2, "lr_head": 1e-3, "weight_decay": 0.05}
+    groups = decay_of(trainer(model, frame, pad_id, tmp_path, **settings).optimizer, model)
+    for name, (group, lr, decay) in groups.items():
+        prompt = name.startswith("prompt.") or "added_embeddings" in name
+        vector = "bias" in name or "LayerNorm" in name or name.split(".")[-2] == "ln"
+        assert decay == (0.0 if prompt or vector else 0.05), name
+        assert group.endswith("/no_decay") == (decay == 0.0), name
+        base = "prompt" if prompt else "encoder" if name.startswith("encoder.") else "head"
+        assert (group.split("/")[0], lr) == (base, settings[f"lr_{base}"]), name
+    assert groups["encoder.embeddings.LayerNorm.weight"][2] == 0.0
+    assert groups["encoder.encoder.layer.0.attention.self.query.bias"][2] == 0.0
+    assert groups["encoder.encoder.layer.0.attention.self.query.weight"][2] == 0.05
+    marker = "encoder.embeddings.added_embeddings.weight"
+    assert groups[marker] == ("prompt/no_decay", 1e-2, 0.0)
+    if strategy == "soft":
+        assert groups["prompt.embedding.weight"] == ("prompt/no_decay", 1e-2, 0.0)
+
+
+def test_checkpoint_carries_cuda_rng_states(one_note, tmp_path, monkeypatch):
+    """CUDA RNG states go into the checkpoint and come back on resume; a checkpoint written
+    without them (older, or on a CPU) still resumes. CUDA is simulated: its RNG calls only."""
+    model, frame, pad_id = model_and_examples(one_note, "hard")
+    states = [torch.arange(16, dtype=torch.uint8), torch.arange(16, 32, dtype=torch.uint8)]
+    restored = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "get_rng_state_all", lambda: states)
+    monkeypatch.setattr(torch.cuda, "set_rng_state_all", restored.append)
+    trainer(model, frame, pad_id, tmp_path).run()
+    path = tmp_path / train_module.CHECKPOINT
+    saved = torch.load(path, weights_only=False)
+    assert [s.tolist() for s in saved["cuda_rng"]] == [s.tolist() for s in states]
+    trainer(model, frame, pad_id, tmp_path).run()  # resumes after the last epoch
+    assert [[s.tolist() for s in call] for call in restored] == [[s.tolist() for s in states]]
+    del saved["cuda_rng"]
+    torch.save(saved, path)
+    result = trainer(model, frame, pad_id, tmp_path).run()
+    assert result.epochs_run == 1 and len(restored) == 1
+
+
+@pytest.mark.parametrize("prompt_mode", ["deep", "input"])
+def test_frozen_encoder_in_bf16_trains_fp32_prompts(one_note, monkeypatch, prompt_mode):
+    """On GPU a frozen encoder loads in bf16: here the GPU decision is taken on the CPU, and
+    the model trains and predicts under CPU bf16 autocast as it would under CUDA's."""
+    from clinprompt import cell as cell_module
+    from clinprompt.encoder import encoder_dtype
+    from clinprompt.predict import Predictor
+
+    assert encoder_dtype(torch.device("cuda"), frozen=True) == torch.bfloat16
+    assert encoder_dtype(torch.device("cuda"), frozen=False) == torch.float32
+    assert encoder_dtype(torch.device("cpu"), frozen=True) == torch.float32
+    monkeypatch.setattr(
+        cell_module,
+        "encoder_dtype",
+        lambda device, frozen: encoder_dtype(torch.device("cuda"), frozen),
+    )
+    settings = replace(SETTINGS, prompt_mode=prompt_mode)
+    cell = Cell("drug_ade", "tiny-bert", "soft-frozen", 4, "all", "MIMIC", 1)
+    model, tokenizer = build_model(cell, model_registry()["tiny-bert"], SCHEMA, settings)
+    frozen = {p.dtype for p in model.parameters() if not p.requires_grad}
+    trainable = {n: p for n, p in model.named_parameters() if p.requires_grad}
+    assert frozen == {torch.bfloat16}
+    assert {p.dtype for p in trainable.values()} == {torch.float32}
+    assert "encoder.embeddings.added_embeddings.weight" in trainable
+    examples = build_examples(one_note, SCHEMA, tokenizer, example_settings(cell, settings, True))
+    batch = collate(examples.frame, "span", list(range(8)), tokenizer.pad_token_id)
+    model.train()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = model.loss(batch)
+    loss.backward()
+    assert torch.isfinite(loss)
+    for name, parameter in trainable.items():
+        assert parameter.grad is not None and parameter.grad.dtype == torch.float32, name
+        assert torch.isfinite(parameter.grad).all(), name
+    predictor = Predictor(model, tokenizer, SCHEMA, example_settings(cell, settings, False))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        predicted = predictor.predict(one_note.documents)
+    assert set(predicted) == set(one_note.documents["document"])
+
+
+def test_workflow_job_log_takes_the_progress_bar_and_epoch_lines(one_note, tmp_path, capfd):
+    """In a workflow job (`run_step`), the tqdm bar, the epoch lines and whatever reaches file
+    descriptor 2 go to the job's log, not to the terminal Snakemake shares between jobs."""
+    import os
+
+    from clinprompt.scripting import run_step
+
+    model, frame, pad_id = model_and_examples(one_note, "hard")
+
+    def step():
+        os.write(2, b"written to descriptor 2\n")
+        return trainer(model, frame, pad_id, tmp_path / "cell").run()
+
+    log = tmp_path / "job.log"
+    result = run_step(str(log), step)
+    assert result.epochs_run == 1
+    print("after the job", file=sys.stderr)
+    text = log.read_text()
+    assert "epoch 1/1:" in text  # the bar
+    assert "epoch 1/1 loss" in text  # the epoch line
+    assert "written to descriptor 2" in text
+    terminal = capfd.readouterr()
+    assert "epoch" not in terminal.err + terminal.out
+    assert "descriptor 2" not in terminal.err
+    assert terminal.err.endswith("after the job\n")  # stderr comes back after the job
+
+
+def test_workflow_job_error_is_one_line_on_the_terminal(tmp_path, capfd):
+    from clinprompt.errors import ConfigError
+    from clinprompt.scripting import run_step
+
+    def step():
+        raise ConfigError("config key 'x' is wrong")
+
+    with pytest.raises(SystemExit) as caught:
+        run_step(str(tmp_path / "job.log"), step)
+    assert caught.value.code == 1
+    assert "config key 'x' is wrong" in (tmp_path / "job.log").read_text()
+    assert capfd.readouterr().err == "error: config key 'x' is wrong\n"

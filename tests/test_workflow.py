@@ -1,4 +1,5 @@
-"""The corpus stage run by Snakemake in a temporary folder: outputs, reruns, bad input."""
+"""The corpus stage run by Snakemake in a temporary folder: outputs, reruns, bad input; the
+reduced grid end to end, with the dictionary baseline and the cells' cards."""
 
 from __future__ import annotations
 
@@ -119,7 +120,8 @@ def test_grid_aggregates_every_metrics_file(grid_run):
     tidy = pd.read_parquet(grid_run / "results/tables/metrics.parquet")
     tested = {(row.dataset, row.train_institution, row.test_institution, row.strategy)
               for row in tidy.itertuples()}  # fmt: skip
-    assert len(tested) == 3 + 2 * 2 * 2
+    # 3 drug-ADE and 2 x 2 x 2 SDoH model systems, then the dictionary: 1 drug-ADE, 2 x 2 SDoH
+    assert len(tested) == 3 + 2 * 2 * 2 + 1 + 2 * 2
     assert set(tidy["task"]) == {"concepts", "relations", "events"}
     main = pd.read_parquet(grid_run / "results/tables/main.parquet")
     assert {"finetune", "soft"} <= set(main["strategy"])
@@ -184,3 +186,67 @@ def test_select_from_the_command_line_restricts_the_grid(tmp_path):
     assert dry.returncode == 0, dry.stderr
     counts = job_counts(dry.stdout)
     assert counts["train_cell"] == 3 and counts["score_cell"] == 5, dry.stdout
+
+
+DICTIONARY_CELLS = [
+    "drug_ade/none/dictionary/p0/kall/MIMIC/seed1",
+    "drug_ade/none/dictionary/p0/k2/MIMIC/seed1",
+    "sdoh/none/dictionary/p0/kall/MIMIC/seed1",
+    "sdoh/none/dictionary/p0/kall/UW/seed1",
+]
+
+
+def metrics_of(root, cell: str, test: str) -> dict:
+    return json.loads((root / "results" / cell / "metrics" / f"{test}.json").read_text())
+
+
+def test_dictionary_baseline_scored_like_a_cell_and_in_the_main_table(grid_run):
+    tests = {"drug_ade": ["MIMIC"], "sdoh": ["MIMIC", "UW"]}
+    for cell in DICTIONARY_CELLS:
+        dataset, *_, shots, train, seed = cell.split("/")
+        for test in tests[dataset]:
+            metrics = metrics_of(grid_run, cell, test)
+            assert metrics["cell"]["strategy"] == "dictionary"
+            assert metrics["cost"]["parameters"]["trainable"] == 0
+            assert metrics["relations"]["strict"]["micro"]["f1"] == 0.0
+            if shots == "kall":  # the same test documents as the model cells
+                model = metrics_of(grid_run, f"{dataset}/tiny-bert/finetune/p0/{shots}/{train}/"
+                                   f"{seed}", test)  # fmt: skip
+                assert metrics["per_document"]["digest"] == model["per_document"]["digest"]
+    k2 = metrics_of(grid_run, DICTIONARY_CELLS[1], "MIMIC")
+    frozen = json.loads((grid_run / "results" / GRID_CELLS[2] / "train.json").read_text())
+    assert k2["diagnostics"]["train_documents"] == frozen["train_documents"] == 2
+    main = pd.read_parquet(grid_run / "results/tables/main.parquet")
+    assert main.loc[0, "strategy"] == "dictionary" and main.loc[0, "model"] == "none"
+    assert "dictionary" in (grid_run / "results/tables/main.html").read_text()
+    few_shot = pd.read_parquet(grid_run / "results/tables/few_shot.parquet")
+    assert set(few_shot.loc[few_shot["strategy"] == "dictionary", "shots"]) == {"2"}
+    assert (grid_run / "logs/score" / DICTIONARY_CELLS[0] / "MIMIC.log").is_file()
+
+
+def test_cell_card_has_per_type_scores_learning_curve_and_diagnostics(grid_run):
+    html = (grid_run / "results" / GRID_CELLS[0] / "summary.html").read_text()
+    assert "Concepts per type, tested at MIMIC" in html and "<th>predicted</th>" in html
+    assert "<td>Drug</td>" in html
+    assert html.count("data:image/png;base64,") == 1
+    assert "<td>training examples</td>" in html
+
+
+def test_lost_dictionary_metrics_file_rescores_only_it(grid_run):
+    lost = grid_run / "results" / DICTIONARY_CELLS[3] / "metrics/MIMIC.json"
+    lost.unlink()
+    counts = job_counts(run_snakemake(grid_run, GRID_CONFIG, "-n").stdout)
+    assert counts == {"dictionary_baseline": 1, "aggregate_metrics": 1, "paper_tables": 1,
+                      "paper_figures": 1, "all": 1, "total": 5}  # fmt: skip
+    result = run_snakemake(grid_run, GRID_CONFIG)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert lost.is_file()
+
+
+def test_dictionary_baseline_can_be_switched_off(tmp_path):
+    on = job_counts(run_snakemake(tmp_path, GRID_CONFIG, "-n").stdout)
+    assert on["dictionary_baseline"] == 1 + 1 + 2 * 2  # drug-ADE main and k2, SDoH 2 x 2
+    off = {**GRID_CONFIG, "grid": {**GRID_CONFIG["grid"], "dictionary_baseline": False}}
+    dry = run_snakemake(tmp_path, off, "-n")
+    assert dry.returncode == 0, dry.stderr
+    assert "dictionary_baseline" not in job_counts(dry.stdout)

@@ -16,6 +16,11 @@ micro F1 (documents drawn once, seeds averaged inside the resample), so the inte
 the seed-mean F1 and the test is paired on documents. Each strategy is compared with `finetune`
 of the same dataset, model, shots, training and test institution, task and mode; the p-value is
 the shifted two-sided one of `clinprompt.bootstrap`; p < 0.05 is marked with a dagger.
+
+The dictionary baseline (`clinprompt.baseline`: strategy `dictionary`, model `none`, prompt
+length 0, zero trainable parameters) is read like any cell and shown first, as the smallest
+"model", in every table of the experiments it belongs to (`main`, `few_shot`); it is not tested
+against fine-tuning (there is no fine-tuned `none` model), so its p-value is empty.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from clinprompt.atomic import atomic_write_parquet, atomic_write_text
+from clinprompt.baseline import DICTIONARY
 from clinprompt.bootstrap import (
     DEFAULT_RESAMPLES,
     percentile_interval,
@@ -50,7 +56,7 @@ SYSTEM_KEYS = ("dataset", "model", "strategy", "prompt_length", "shots", "train_
 TIDY_COLUMNS = (*COLUMNS, "test_institution", "experiments", "task", "mode", "metric", "value",
                 "ci_low", "ci_high", *COST_COLUMNS)  # fmt: skip
 TABLES = ("main", "prompt_length", "few_shot", "cross_institution", "cost")
-ORDERS = {"strategy": STRATEGIES, "task": tuple(TASKS.values()),
+ORDERS = {"strategy": (DICTIONARY, *STRATEGIES), "task": tuple(TASKS.values()),
           "mode": ("strict", "lenient", "challenge")}  # fmt: skip
 REFERENCE = "finetune"
 ALPHA = 0.05
@@ -399,7 +405,8 @@ F1_NOTE = ("micro F1, mean ± sd over seeds; † differs from fine-tuning at p <
 WHERE_TRAINED = ("dataset", "test_institution", "task", "mode")
 F1_LAYOUTS = {
     "main": F1Layout(
-        "main", f"Main results: strict and lenient {F1_NOTE}.", in_institution,
+        "main", f"Main results: strict and lenient {F1_NOTE}; the dictionary row (model none) "
+        "looks every training mention up in the test text.", in_institution,
         ("dataset", "task", "mode"), WHERE_TRAINED,
     ),
     "prompt_length": F1Layout(

@@ -107,6 +107,9 @@ class Normalization:
     line: int = field(default=0, compare=False)
 
 
+RELATION_ANSWER = "relation answer"  # note text of predicted concepts only a relation query found
+
+
 @dataclass(frozen=True)
 class Note:
     """An annotator note (`#`) attached to an annotation."""

@@ -1,13 +1,14 @@
 """One grid cell end to end: corpus tables in, a trained model, BRAT predictions and metrics out.
 
 A cell is (dataset, model, strategy, prompt length, shots, training institution, seed).
-`train_cell` draws the few-shot training documents, builds the strategy's examples, trains
-with model selection on the dev documents of the training institution (scored end to end, as
-test will be), and saves the best trainable weights with a summary. `predict_cell` loads them,
-predicts every test document of one test institution from its text alone, writes one `.ann`
-per document (empty when nothing is found) and the metrics JSON: the scorer's output with
-bootstrap intervals, events for event corpora, trainable parameters, training time, peak
-memory and tokens/s.
+`train_cell` draws the few-shot training documents, builds the strategy's examples, trains with
+model selection on the dev documents of the training institution (scored end to end, as test
+will be), and saves the best trainable weights with a summary. `predict_cell` loads them
+(`load_trained`: only the frozen encoder's tensors may be absent; any other mismatch is an error
+naming the key and file), predicts every test document of one test institution from its text
+alone, writes one `.ann` per document (empty when nothing is found) and the metrics JSON: the
+scorer's output with bootstrap intervals, events for event corpora, trainable parameters,
+training time, peak memory and tokens/s.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from clinprompt.atomic import atomic_directory, atomic_write_text
 from clinprompt.cell_score import score_predictions, write_metrics
 from clinprompt.corpus import CorpusTables, table_documents
 from clinprompt.distributed import needs_sharding, process_count, run_in_processes, world
-from clinprompt.encoder import load_encoder
+from clinprompt.encoder import encoder_dtype, load_encoder
 from clinprompt.errors import ConfigError
+from clinprompt.events import ValueVocabulary
 from clinprompt.examples import (
     ExampleSettings,
     add_marker_tokens,
@@ -36,8 +38,9 @@ from clinprompt.examples import (
 )
 from clinprompt.models import ExtractionModel, ModelSettings, seeded_model
 from clinprompt.predict import Predictor, write_predictions
-from clinprompt.registry import ModelSpec, model_registry, resolve_model_path
+from clinprompt.registry import STRATEGY_BUDGETS, ModelSpec, model_registry, resolve_model_path
 from clinprompt.schema import DatasetSchema, load_schema
+from clinprompt.thresholds import calibrate, none_bias, span_thresholds
 from clinprompt.train import CHECKPOINT, Trainer, TrainSettings, atomic_save
 
 log = logging.getLogger(__name__)
@@ -69,6 +72,8 @@ class CellSettings:
 
     train: TrainSettings = field(default_factory=TrainSettings)
     max_length: int = 512
+    context_length: int | None = None
+    trigger_markers: bool = True
     stride: int = 128
     negative_ratio: float | None = None
     prompt_mode: str = "deep"
@@ -92,21 +97,31 @@ def example_settings(cell: Cell, settings: CellSettings, training: bool) -> Exam
     return ExampleSettings(
         cell.strategy,
         max_length=settings.max_length,
+        context_length=settings.context_length,
+        trigger_markers=settings.trigger_markers,
         stride=settings.stride,
         prompt_tokens=cell.prompt_length if input_prompt else 0,
         negative_ratio=settings.negative_ratio if training else None,
         seed=cell.seed,
+        max_span_width=settings.max_span_width,
     )
 
 
 def build_model(
     cell: Cell, spec: ModelSpec, schema: DatasetSchema, settings: CellSettings
 ) -> tuple[ExtractionModel, object]:
-    """The cell's model and tokenizer, initialised from the checkpoint and the seed."""
+    """The cell's model and tokenizer, initialised from the checkpoint and the seed.
+
+    A frozen encoder's pretrained weights load in bf16 on GPU (`encoder_dtype`); prompts,
+    heads and marker embeddings, which train, are fp32 always.
+    """
+    device, frozen = _device(settings.device), cell.strategy == "soft-frozen"
     # Recomputing layers in backward trades time for the activation memory of a trained encoder.
-    checkpointing = spec.gradient_checkpointing and cell.strategy != "soft-frozen"
+    checkpointing = spec.gradient_checkpointing and not frozen
     encoder, tokenizer = load_encoder(
-        resolve_model_path(spec), gradient_checkpointing=checkpointing
+        resolve_model_path(spec),
+        dtype=encoder_dtype(device, frozen),
+        gradient_checkpointing=checkpointing,
     )
     if settings.max_length > encoder.config.max_tokens:
         raise ConfigError(
@@ -114,7 +129,7 @@ def build_model(
             f"positions of model '{cell.model}'"
         )
     first_added = len(tokenizer)
-    added = add_marker_tokens(tokenizer, cell.strategy)
+    added = add_marker_tokens(tokenizer, example_settings(cell, settings, False))
     model_settings = ModelSettings(
         cell.strategy, cell.prompt_length, settings.prompt_mode, settings.reparameterize,
         settings.max_span_width, settings.match_hidden, settings.positive_weight,
@@ -127,8 +142,50 @@ def build_model(
         n_prompt_types=len(prompt_types(schema)),
         n_bio_labels=len(bio_label_names(schema)),
         n_relation_types=len(schema.relation_types),
+        n_values=len(ValueVocabulary.of(schema).names),
     )  # fmt: skip
-    return model.to(_device(settings.device)), tokenizer
+    return model.to(device), tokenizer
+
+
+def trained_predictor(
+    cell: Cell, spec: ModelSpec, schema: DatasetSchema, settings: CellSettings, folder: Path
+) -> Predictor:
+    """The cell's trained model as a `Predictor`, with the thresholds chosen on dev."""
+    model, tokenizer = build_model(cell, spec, schema, settings)
+    load_trained(model, folder / BEST)
+    summary = folder / "train.json"
+    chosen = json.loads(summary.read_text(encoding="utf-8")) if summary.is_file() else {}
+    return Predictor(
+        model, tokenizer, schema, example_settings(cell, settings, False),
+        settings.eval_batch_size, span_thresholds(chosen.get("thresholds")),
+        none_bias(chosen.get("thresholds")),
+    )  # fmt: skip
+
+
+def load_trained(model: ExtractionModel, path: Path) -> None:
+    """Load the trained weights `path` (`best.pt`) into a freshly built model.
+
+    The file holds the trainable tensors only, so the frozen encoder's (those that need no
+    gradient) may be missing; any other missing key, an unexpected key or another shape means
+    the weights come from another strategy, model or settings: an error naming key and file.
+    """
+    if not path.is_file():
+        raise ConfigError(f"{path}: trained weights not found (run training first)")
+    state = torch.load(path, weights_only=True)
+    expected = model.state_dict()
+    for key, tensor in state.items():
+        if key not in expected:
+            raise ConfigError(f"{path}: unexpected weight '{key}' for this cell's model")
+        if tensor.shape != expected[key].shape:
+            raise ConfigError(
+                f"{path}: weight '{key}' has shape {tuple(tensor.shape)}, this cell's model "
+                f"{tuple(expected[key].shape)}"
+            )
+    frozen = {name for name, parameter in model.named_parameters() if not parameter.requires_grad}
+    missing = [key for key in expected if key not in state and key not in frozen]
+    if missing:
+        raise ConfigError(f"{path}: weight '{missing[0]}' is missing")
+    model.load_state_dict(state, strict=False)
 
 
 def select_documents(tables: CorpusTables, keys: list[str]) -> CorpusTables:
@@ -198,6 +255,14 @@ def train_cell(
     )
     started = time.perf_counter()
     result = trainer.run()
+    thresholds = {}
+    if not sharded:
+        dev_tables = select_documents(tables, list(dev["document"]))
+        dev_set = build_examples(
+            dev_tables, schema, tokenizer, example_settings(cell, settings, False)
+        )
+        thresholds = calibrate(model, dev_set.frame, dev_tables, schema, settings.eval_batch_size,
+                               tokenizer.pad_token_id)  # fmt: skip
     summary = {
         "cell": asdict(cell),
         "train_documents": len(train_keys),
@@ -213,6 +278,7 @@ def train_cell(
         "padding_waste": result.padding_waste,
         "peak_memory_mb": result.peak_memory_mb,
         "history": result.history,
+        "thresholds": thresholds,
     }
     if world().is_main:
         atomic_save(trainer.best_state, folder / BEST)
@@ -232,13 +298,7 @@ def predict_cell(
     test = docs[(docs["split"] == "test") & (docs["institution"] == test_institution)]
     if test.empty:
         raise ConfigError(f"no test documents from institution '{test_institution}'")
-    model, tokenizer = build_model(cell, spec, schema, settings)
-    best = folder / BEST
-    if not best.is_file():
-        raise ConfigError(f"{best}: trained weights not found (run training first)")
-    model.load_state_dict(torch.load(best, weights_only=True), strict=False)
-    predictor = Predictor(model, tokenizer, schema, example_settings(cell, settings, False),
-                          settings.eval_batch_size)  # fmt: skip
+    predictor = trained_predictor(cell, spec, schema, settings, folder)
     started = time.perf_counter()
     predicted = predictor.predict(test.reset_index(drop=True))
     predict_seconds = time.perf_counter() - started
@@ -246,6 +306,7 @@ def predict_cell(
         write_predictions(predicted, tmp)
     gold = table_documents(select_documents(tables, list(test["document"])))
     report = score_predictions(gold, predicted, schema, settings.bootstrap, cell.seed)
+    report["diagnostics"] = {"decoding": dict(sorted(predictor.counts.items()))}
     training = json.loads((folder / "train.json").read_text(encoding="utf-8"))
     return write_metrics(report, training, test_institution, predict_seconds, metrics_path)
 
@@ -255,11 +316,25 @@ CELL_KEYS = {f.name for f in fields(CellSettings)} - {"train"}
 SPEC_DEFAULTS = ("batch_size", "lr_encoder", "lr_prompt", "lr_head")
 
 
-def cell_settings(config: dict, spec: ModelSpec, seed: int) -> CellSettings:
-    """A cell's settings: the config's `training` block over the model's size defaults."""
+def strategy_training(training: dict, spec: ModelSpec, strategy: str) -> dict:
+    """The optimisation keys of one strategy: the model's size defaults, the `training`
+    block, the strategy's budget (`STRATEGY_BUDGETS`) and `training.strategies.<strategy>`."""
+    values = {key: getattr(spec, key) for key in SPEC_DEFAULTS}
+    values |= {k: v for k, v in training.items() if k in TRAIN_KEYS}
+    budget = STRATEGY_BUDGETS[strategy]
+    epochs = values.get("epochs", TrainSettings.epochs)
+    values["epochs"] = max(1, round(epochs * budget.epochs_factor))
+    values["lr_prompt"] *= budget.lr_prompt_factor
+    values["lr_head"] *= budget.lr_head_factor
+    values.setdefault("patience", budget.patience)
+    return values | ((training.get("strategies") or {}).get(strategy) or {})
+
+
+def cell_settings(config: dict, spec: ModelSpec, cell: Cell) -> CellSettings:
+    """A cell's settings: the config's `training` block over the model's size defaults, with
+    the cell's strategy budget (`strategy_training`)."""
     training = config.get("training") or {}
-    rates = {key: getattr(spec, key) for key in SPEC_DEFAULTS}
-    train = {**rates, **{k: v for k, v in training.items() if k in TRAIN_KEYS}, "seed": seed}
+    train = strategy_training(training, spec, cell.strategy) | {"seed": cell.seed}
     return CellSettings(
         train=TrainSettings(**train), **{k: v for k, v in training.items() if k in CELL_KEYS}
     )
@@ -271,7 +346,7 @@ def cell_setup(config: dict, cell: Cell) -> tuple[ModelSpec, CellSettings]:
     if cell.model not in registry:
         raise ConfigError(f"model '{cell.model}' not in the registry ({', '.join(registry)})")
     spec = registry[cell.model]
-    return spec, cell_settings(config, spec, cell.seed)
+    return spec, cell_settings(config, spec, cell)
 
 
 def predict_institutions(
@@ -280,17 +355,14 @@ def predict_institutions(
 ) -> dict[str, float]:  # fmt: skip
     """Predict the test documents of every institution into `predictions_dir/{institution}/`.
 
-    Writes the whole folder atomically, with `seconds.json` (prediction time per institution);
-    returns those seconds.
+    Writes the whole folder atomically, with `seconds.json` (prediction time per institution)
+    and `diagnostics.json` (decoding counts per institution); returns the seconds.
     """
     tables = CorpusTables.read(tables_dir)
     schema = load_schema(schema_name)
-    model, tokenizer = build_model(cell, spec, schema, settings)
-    model.load_state_dict(torch.load(Path(folder) / BEST, weights_only=True), strict=False)
-    predictor = Predictor(model, tokenizer, schema, example_settings(cell, settings, False),
-                          settings.eval_batch_size)  # fmt: skip
+    predictor = trained_predictor(cell, spec, schema, settings, Path(folder))
     docs = tables.documents
-    seconds = {}
+    seconds, diagnostics = {}, {}
     with atomic_directory(predictions_dir) as tmp:
         for institution in test_institutions:
             test = docs[(docs["split"] == "test") & (docs["institution"] == institution)]
@@ -299,8 +371,10 @@ def predict_institutions(
             started = time.perf_counter()
             predicted = predictor.predict(test.reset_index(drop=True))
             seconds[institution] = time.perf_counter() - started
+            diagnostics[institution] = dict(sorted(predictor.counts.items()))
             write_predictions(predicted, tmp / institution)
         atomic_write_text(tmp / "seconds.json", json.dumps(seconds, indent=1) + "\n")
+        atomic_write_text(tmp / "diagnostics.json", json.dumps(diagnostics, indent=1) + "\n")
     return seconds
 
 

@@ -3,13 +3,22 @@
 In: the corpus tables (gold), the cell's `predictions/{institution}/` folder, its training
 summary (`train.json`) and the prediction times (`predictions/seconds.json`). Out: the scorer's
 JSON for that institution (strict and lenient, micro with bootstrap intervals, per type; SDoH
-events when the schema has events) plus the cell, the test institution and the cell's cost
-(trainable parameters, training time, peak memory, tokens/s, prediction time). Torch-free, so a
-scoring job starts in a fraction of a second. For paired significance tests across cells the JSON
-also holds `per_document`: the number of documents, a digest of their sorted keys (the same
-digest = scored on the same documents; no names are stored) and, per target and mode (events:
-mode `challenge`), the tp/fp/fn count of each document in sorted key order as space-separated
-integers, which keeps the file short.
+events when the schema has events, with the model's argument values, and as
+`events_rule_values` the same predictions with the keyword rules' values, a baseline) plus the
+cell, the test institution and the cell's cost (trainable parameters, training time, peak
+memory, tokens/s, prediction time). Each per-type row
+of concepts and relations also counts `predicted` (tp + fp: the system items scored, a duplicate
+of an already matched gold item being discarded as the n2c2 scorer does) and `gold` (tp + fn).
+Torch-free, so a scoring job starts in a fraction of a second. For paired significance tests
+across cells the JSON also holds `per_document`: the number of documents, a digest of their
+sorted keys (the same digest = scored on the same documents; no names are stored) and, per
+target and mode (events: mode `challenge`), the tp/fp/fn count of each document in sorted key
+order as space-separated integers, which keeps the file short.
+
+The cell's card (`summary.html`, counts and metrics only, no note text) shows micro F1 per test
+institution, the cost, per-type precision/recall/F1 with predicted and gold counts, the learning
+curve of `train.json`'s `history` (dev F1 and training loss per epoch) and a diagnostics table of
+whatever `train.json`'s `examples` and a metrics file's `diagnostics` hold (nested keys dotted).
 """
 
 from __future__ import annotations
@@ -17,12 +26,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
+from html import escape
 from pathlib import Path
+
+import pandas as pd
 
 from clinprompt.atomic import atomic_write_text
 from clinprompt.bootstrap import resample_weights, with_interval, with_intervals
-from clinprompt.brat import Document
+from clinprompt.brat import RELATION_ANSWER, Document
 from clinprompt.corpus import CorpusTables, table_documents
 from clinprompt.errors import ConfigError, InvalidInputError
 from clinprompt.event_score import evaluate_events
@@ -34,6 +47,7 @@ from clinprompt.score import (
     TARGETS,
     CountTable,
     DocumentPair,
+    Evaluation,
     evaluate,
     pair_predictions,
     to_json,
@@ -49,22 +63,62 @@ def score_predictions(
     gold: dict[str, Document], predicted: dict[str, Document], schema: DatasetSchema,
     bootstrap: int = 0, seed: int = 0,
 ) -> dict:  # fmt: skip
-    """The scorer's JSON (with bootstrap intervals when `bootstrap` > 0, events if any)."""
+    """The scorer's JSON (with bootstrap intervals when `bootstrap` > 0, events if any).
+
+    `entities` scores the concepts of the concept queries alone (the study's number);
+    `entities_merged` adds the concepts that only relation answers proposed. `events` takes
+    the predicted argument values, `events_rule_values` the keyword rules' (`clinprompt.events`).
+    """
     pairs = [DocumentPair(key, gold[key], predicted[key], key, key) for key in sorted(gold)]
-    evaluation = evaluate(pairs, schema)
+    merged = evaluate(pairs, schema)
+    queried = evaluate(
+        [replace(pair, pred=concept_query_view(pair.pred)) for pair in pairs], schema
+    )
     weights = resample_weights(len(pairs), bootstrap, seed) if bootstrap else None
     if weights is not None:
-        evaluation = with_intervals(evaluation, weights)
+        merged, queried = with_intervals(merged, weights), with_intervals(queried, weights)
+    evaluation = Evaluation(
+        merged.doc_ids,
+        merged.tables | {("entities", mode): queried.table("entities", mode) for mode in MODES},
+    )
     report = to_json(evaluation)
+    report["entities_merged"] = to_json(merged)["entities"]
+    _add_type_totals(report)
     tables = {t: {mode: evaluation.table(t, mode) for mode in MODES} for t in TARGETS}
     if schema.events:
         events = evaluate_events(pairs, schema)
+        rule_values = evaluate_events(pairs, schema, value_source="rules")
         if weights is not None:
             events = replace(events, table=with_interval(events.table, weights))
+            rule_values = replace(rule_values, table=with_interval(rule_values.table, weights))
         report["events"] = events_json(events)
+        report["events_rule_values"] = events_json(rule_values)
         tables["events"] = {"challenge": events.table}
     report["per_document"] = per_document_json(evaluation.doc_ids, tables)
     return report
+
+
+def concept_query_view(doc: Document) -> Document:
+    """The predicted document without the concepts only relation answers proposed."""
+    extra = {n.target for n in doc.notes if (n.type, n.text) == ("AnnotatorNotes", RELATION_ANSWER)}
+    if not extra:
+        return doc
+    return replace(
+        doc,
+        entities=[e for e in doc.entities if e.id not in extra],
+        relations=[r for r in doc.relations if r.arg1 not in extra and r.arg2 not in extra],
+        notes=[n for n in doc.notes if n.target not in extra],
+        attributes=[a for a in doc.attributes if a.target not in extra],
+    )
+
+
+def _add_type_totals(report: dict) -> None:
+    """`predicted` (tp + fp) and `gold` (tp + fn) on every per-type row, in place."""
+    for target in TARGETS:
+        for mode in MODES:
+            for row in report[target][mode]["per_type"].values():
+                row["predicted"] = row["tp"] + row["fp"]
+                row["gold"] = row["tp"] + row["fn"]
 
 
 def per_document_json(keys: tuple[str, ...], tables: dict[str, dict[str, CountTable]]) -> dict:
@@ -91,16 +145,22 @@ def _read_json(path: Path) -> dict:
         raise InvalidInputError(f"{path}:{err.lineno}: not valid JSON ({err.msg})") from None
 
 
+def documents_tested_at(tables: CorpusTables, institution: str) -> pd.DataFrame:
+    """The test documents of one institution (a `ConfigError` when it has none)."""
+    docs = tables.documents
+    test = docs[(docs["split"] == "test") & (docs["institution"] == institution)]
+    if test.empty:
+        raise ConfigError(f"no test documents from institution '{institution}'")
+    return test.reset_index(drop=True)
+
+
 def score_cell(
     tables_dir: Path, schema_name: str, predictions_dir: Path, summary_path: Path,
     test_institution: str, metrics_path: Path, bootstrap: int = 1000,
 ) -> dict:  # fmt: skip
     """Score one test institution of a cell and write its metrics JSON atomically."""
     tables = CorpusTables.read(tables_dir)
-    docs = tables.documents
-    test = docs[(docs["split"] == "test") & (docs["institution"] == test_institution)]
-    if test.empty:
-        raise ConfigError(f"no test documents from institution '{test_institution}'")
+    test = documents_tested_at(tables, test_institution)
     gold = table_documents(tables, list(test["document"]))
     by_id = {doc.doc_id: key for key, doc in gold.items()}
     folder = Path(predictions_dir) / test_institution
@@ -112,6 +172,9 @@ def score_cell(
     schema = load_schema(schema_name)
     report = score_predictions(gold, predicted, schema, bootstrap, int(summary["cell"]["seed"]))
     seconds = _read_json(Path(predictions_dir) / "seconds.json")
+    decoding = Path(predictions_dir) / "diagnostics.json"
+    if decoding.is_file():
+        report["diagnostics"] = {"decoding": _read_json(decoding).get(test_institution, {})}
     return write_metrics(report, summary, test_institution, seconds[test_institution], metrics_path)
 
 
@@ -122,6 +185,8 @@ def write_metrics(
     report["cell"] = {**summary["cell"], "test_institution": test_institution}
     report["cost"] = {key: summary[key] for key in COST_KEYS}
     report["cost"]["predict_seconds"] = predict_seconds
+    if summary.get("thresholds"):
+        report.setdefault("diagnostics", {})["thresholds"] = summary["thresholds"]
     atomic_write_text(path, json.dumps(report, indent=1) + "\n")
     log.info(
         "test %s: strict micro F1 concepts %.4f relations %.4f",
@@ -131,32 +196,114 @@ def write_metrics(
     return report
 
 
-def cell_summary_html(summary: dict, metrics: list[dict]) -> str:
-    """A small HTML card of one cell: F1 per test institution and the cost (counts only)."""
-    rows = []
-    for report in metrics:
-        cells = [report["cell"]["test_institution"]]
-        for target in ("entities", "relations"):
-            for mode in ("strict", "lenient"):
-                cells.append(f"{report[target][mode]['micro']['f1']:.4f}")
-        rows.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
+CARD_CSS = ("body {font-family: sans-serif; font-size: 0.9em} "
+            "table {border-collapse: collapse; margin: 0.3em 0 1em} "
+            "th, td {padding: 0.2em 0.6em; border-bottom: 1px solid #ddd} "
+            "td {text-align: right} th {text-align: left}")  # fmt: skip
+TYPE_HEADER = ("type", "predicted", "gold", "strict precision", "strict recall", "strict F1",
+               "lenient F1")  # fmt: skip
+TARGET_TITLES = {"entities": "Concepts", "relations": "Relations"}
+
+
+def _text(value: object) -> str:
+    """A diagnostic value as text: counts with separators, floats to 4 decimals, lists joined."""
+    if isinstance(value, bool) or value is None:
+        return {True: "true", False: "false", None: "–"}[value]
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        text = f"{value:,.4f}"
+        return text.rstrip("0").rstrip(".") if "." in text else text
+    if isinstance(value, list | tuple):
+        return ", ".join(_text(item) for item in value)
+    return str(value)
+
+
+def html_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """An HTML table of escaped cells (values through `_text`)."""
+    head = "".join(f"<th>{escape(name)}</th>" for name in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{escape(_text(cell))}</td>" for cell in row) + "</tr>"
+        for row in rows
+    )
+    return f"<table border='1'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>\n"
+
+
+def flat_items(values: Mapping, prefix: str = "") -> Iterator[tuple[str, object]]:
+    """(dotted key, value) of a nested mapping, keys sorted."""
+    for key in sorted(values, key=str):
+        name = f"{prefix}{key}"
+        if isinstance(values[key], Mapping):
+            yield from flat_items(values[key], f"{name}.")
+        else:
+            yield name, values[key]
+
+
+def _type_rows(report: dict, target: str) -> list[tuple]:
+    strict, lenient = (report[target][mode]["per_type"] for mode in MODES)
+    return [
+        (kind, row["predicted"], row["gold"], f"{row['precision']:.4f}",
+         f"{row['recall']:.4f}", f"{row['f1']:.4f}", f"{lenient[kind]['f1']:.4f}")
+        for kind, row in strict.items()
+    ]  # fmt: skip
+
+
+def _learning_curve(history: list[dict]) -> str:
+    if not history:
+        return "<p>No epochs recorded.</p>\n"
+    # matplotlib only for the card, so that scoring jobs stay light
+    from clinprompt.figures import figure_data_uri, learning_curve_figure
+
+    uri = figure_data_uri(learning_curve_figure(history))
+    return f"<img alt='learning curve: dev F1 and training loss per epoch' src='{uri}'>\n"
+
+
+def _cost_line(summary: dict) -> str:
     parameters = summary["parameters"]
-    cost = (
+    return (
         f"trainable parameters {parameters['trainable']:,} of {parameters['total']:,} "
         f"({parameters['share']:.1%}); {summary['train_documents']} training documents; "
         f"best epoch {summary['best_epoch']} of {summary['epochs_run']}; training "
         f"{summary['train_seconds']:.0f} s at {summary['tokens_per_second']:.0f} tokens/s; "
         f"peak memory {summary['peak_memory_mb']:.0f} MB"
     )
-    header = "".join(
-        f"<th>{name}</th>"
-        for name in ("test institution", "concepts strict F1", "concepts lenient F1",
-                     "relations strict F1", "relations lenient F1")
-    )  # fmt: skip
+
+
+def _diagnostics(summary: dict, metrics: list[dict]) -> list[tuple]:
+    """(source, dotted key, value) of `train.json`'s `examples` and each file's `diagnostics`."""
+    sources = [("training examples", summary.get("examples") or {})]
+    sources += [(f"test {r['cell']['test_institution']}", r.get("diagnostics") or {})
+                for r in metrics]  # fmt: skip
+    return [(source, *item) for source, values in sources for item in flat_items(values)]
+
+
+def cell_summary_html(summary: dict, metrics: list[dict]) -> str:
+    """A small HTML card of one cell: F1 per test institution, cost, per-type scores, learning
+    curve and diagnostics (counts and metrics only)."""
+    f1_rows = [
+        [report["cell"]["test_institution"],
+         *(f"{report[target][mode]['micro']['f1']:.4f}" for target in TARGETS for mode in MODES)]
+        for report in metrics
+    ]  # fmt: skip
+    parts = [
+        html_table(("test institution", "concepts strict F1", "concepts lenient F1",
+                    "relations strict F1", "relations lenient F1"), f1_rows),
+        f"<p>{escape(_cost_line(summary))}</p>\n",
+    ]  # fmt: skip
+    for report in metrics:
+        where = escape(report["cell"]["test_institution"])
+        for target, title in TARGET_TITLES.items():
+            parts.append(f"<h3>{title} per type, tested at {where}</h3>\n")
+            parts.append(html_table(TYPE_HEADER, _type_rows(report, target)))
+    parts += [
+        "<h3>Learning curve</h3>\n",
+        _learning_curve(summary.get("history") or []),
+        "<h3>Diagnostics</h3>\n",
+        html_table(("source", "diagnostic", "value"), _diagnostics(summary, metrics)),
+    ]
     return (
-        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>cell</title></head><body>\n"
-        f"<table border='1'><thead><tr>{header}</tr></thead><tbody>{''.join(rows)}"
-        f"</tbody></table>\n<p>{cost}</p>\n</body></html>\n"
+        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>cell</title>"
+        f"<style>{CARD_CSS}</style></head><body>\n{''.join(parts)}</body></html>\n"
     )
 
 

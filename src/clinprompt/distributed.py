@@ -137,13 +137,17 @@ def from_main(value: Any, current: World) -> Any:
 def loss_units(examples: pd.DataFrame) -> np.ndarray:
     """What each row adds to its batch's loss denominator.
 
-    The span and BIO losses are means over context tokens, the pair loss a mean over rows. The
-    span-match term averages over candidate pairs, known only after the forward pass; it is
-    the one term N processes weight slightly differently from one.
+    The span loss is a mean over context tokens, the BIO loss over labelled tokens (a word's
+    first piece), the pair loss a mean over rows. The span-match term averages over candidate
+    pairs, known only after the forward pass; it is the one term N processes weight slightly
+    differently from one.
     """
     context = examples["token_starts"].map(lambda starts: int((np.asarray(starts) >= 0).sum()))
-    pair = examples["query_type"].map(row_kind).to_numpy() == "pair"
-    return np.where(pair, 1, context.to_numpy())
+    kind = examples["query_type"].map(row_kind).to_numpy()
+    labelled = examples["labels"].map(
+        lambda labels: 0 if labels is None else int((np.asarray(labels) >= 0).sum())
+    )
+    return np.where(kind == "pair", 1, np.where(kind == "bio", labelled, context))
 
 
 def shard(rows: list[int], units: np.ndarray, current: World) -> tuple[list[int], float]:
@@ -185,7 +189,7 @@ class _Loss(nn.Module):
 
 
 # Methods rank-synchronous code calls on an FSDP model: each gathers the shards it needs.
-FSDP_METHODS = ("loss", "forward_spans", "forward_tags", "forward_pairs")
+FSDP_METHODS = ("loss", "forward_spans", "forward_tags", "forward_pairs", "forward_values")
 
 
 def wrap_for_training(model: nn.Module, current: World, sharded: bool) -> nn.Module | None:

@@ -4,19 +4,22 @@ In: a local checkpoint folder of a BERT, RoBERTa or Megatron-BERT (GatorTron) mo
 `config.json` plus `model.safetensors`, `pytorch_model.bin` or their sharded forms, keys with or
 without the `bert.`/`roberta.` prefix. Out: an `Encoder` that maps token ids to the last hidden
 states `[B, L, H]`, numerically equivalent to transformers' `BertModel`, `RobertaModel` and
-`MegatronBertModel` (pooler left out), and the checkpoint's own fast tokenizer (its casing
-kept). Attention runs through `scaled_dot_product_attention`, so GPUs use the flash or
-memory-efficient kernels (transformers' MegatronBert is eager only). Soft prompts enter in two
-ways that keep that path: deep prompts (P-tuning v2) as per-layer key/value vectors prepended
-inside attention, and input prompts as vectors prepended to the word embeddings, which take
-positions 0..P-1 (the real tokens move to P..P+L-1) and token type 0, so P + L must fit the
-position table. `tiny_random_checkpoint` writes small random checkpoints with transformers' own
-classes for tests.
+`MegatronBertModel` (pooler left out), and the checkpoint's own fast tokenizer (its casing kept;
+a warning names the folder when it lowercases a cased vocabulary, as transformers does by
+default for a WordPiece folder without `tokenizer_config.json`). `encoder_dtype` picks bf16
+weights for a frozen encoder on GPU, fp32 otherwise. Attention runs through
+`scaled_dot_product_attention`, so GPUs use the flash or memory-efficient kernels (transformers'
+MegatronBert is eager only). Soft prompts enter in two ways that keep that path: deep prompts
+(P-tuning v2) as per-layer key/value vectors prepended inside attention, and input prompts as
+vectors prepended to the word embeddings, which take positions 0..P-1 (the real tokens move to
+P..P+L-1) and token type 0, so P + L must fit the position table. `tiny_random_checkpoint`
+writes small random checkpoints with transformers' own classes for tests.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,6 +34,8 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from clinprompt.errors import ConfigError
 
+log = logging.getLogger(__name__)
+
 ARCHITECTURES = ("bert", "roberta", "megatron-bert")
 ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "gelu": F.gelu,
@@ -41,6 +46,10 @@ ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
 # Heads and buffers that checkpoints carry besides the encoder body; they are not loaded.
 IGNORED_PREFIXES = ("cls.", "lm_head.", "pooler.")
 IGNORED_KEYS = {"embeddings.position_ids", "embeddings.token_type_ids"}
+# Share of vocabulary entries with an upper-case letter above which a vocabulary is cased:
+# uncased WordPiece vocabularies hold none besides the bracketed special tokens, cased ones
+# thousands (capitalised words and acronyms).
+CASED_VOCABULARY_SHARE = 0.01
 TOKENIZER_FILES = (
     "tokenizer.json",
     "tokenizer_config.json",
@@ -396,8 +405,35 @@ def encoder_state_dict(
     return state
 
 
+def _upper_case_entries(tokenizer: PreTrainedTokenizerBase) -> tuple[int, int]:
+    """Vocabulary entries holding an upper-case letter, and all entries (special ones aside)."""
+    special = set(tokenizer.all_special_tokens)
+    words = [
+        word for word in tokenizer.get_vocab()
+        if word not in special and not (word.startswith("[") and word.endswith("]"))
+    ]  # fmt: skip
+    return sum(any(c.isupper() for c in word) for word in words), len(words)
+
+
+def _warn_if_cased_vocabulary_lowercased(tokenizer: PreTrainedTokenizerBase, folder: Path) -> None:
+    """Warn when the tokenizer lowercases a cased vocabulary: the default of a WordPiece folder
+    without `tokenizer_config.json`, and the original study code's casing defect."""
+    normalizer = tokenizer.backend_tokenizer.normalizer
+    if normalizer is None or normalizer.normalize_str("A") != "a":
+        return
+    upper, entries = _upper_case_entries(tokenizer)
+    if upper > CASED_VOCABULARY_SHARE * entries:
+        log.warning(
+            "%s: the tokenizer lowercases its input, but %d of the %d vocabulary entries hold "
+            "upper-case letters: a cased model read as uncased? If the model is cased, put "
+            '"do_lower_case": false in its tokenizer_config.json',
+            folder, upper, entries,
+        )  # fmt: skip
+
+
 def load_tokenizer(folder: Path) -> PreTrainedTokenizerBase:
-    """The checkpoint's fast tokenizer, with the casing its own settings give."""
+    """The checkpoint's fast tokenizer, with the casing its own settings give (a warning when
+    those lowercase a vocabulary that is cased)."""
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
     except (OSError, ValueError) as error:
@@ -405,7 +441,15 @@ def load_tokenizer(folder: Path) -> PreTrainedTokenizerBase:
         raise ConfigError(f"{folder}: cannot load the tokenizer ({reason})") from error
     if not tokenizer.is_fast:
         raise ConfigError(f"{folder}: no fast tokenizer (character offsets need one)")
+    _warn_if_cased_vocabulary_lowercased(tokenizer, folder)
     return tokenizer
+
+
+def encoder_dtype(device: torch.device, frozen: bool) -> torch.dtype:
+    """The dtype to load pretrained weights in: bf16 for a frozen encoder on GPU (no gradients
+    or moments need fp32 master weights, and bf16 autocast computes in bf16 anyway; the memory
+    `registry.job_gpus` plans for), else fp32 (CPU runs have no autocast and stay exact)."""
+    return torch.bfloat16 if frozen and device.type == "cuda" else torch.float32
 
 
 def load_encoder(

@@ -1,14 +1,15 @@
 """SDoH event scoring with the semantics of the 2022 n2c2 Track 2 scorer (`brat_scoring`).
 
 In: `DocumentPair`s whose gold documents hold BRAT events with value attributes and whose
-predictions hold events or the study's view (converted by `clinprompt.events.event_view`), and
-the dataset schema (its `labeled_arguments`). Out: an `EventEvaluation` with tp/fp/fn per
-document and per row (event type, argument type, value), from which `to_json` builds
-`{"micro": {...}, "rows": [...]}` and `format_table` a table. Rules, as the official scorer with
-its challenge criteria (trigger "overlap", span-only "exact", labeled "label"): gold events are
-taken in file order and each is aligned with the first unaligned predicted event of the same
-type whose trigger span overlaps; inside an aligned pair, each gold argument is matched with the
-first unmatched predicted argument of the same type — labeled arguments (StatusTime,
+predictions hold events or the study's view (converted by `clinprompt.events.event_view`, the
+values of their labeled arguments from `value_source`: the model's, or the keyword rules'
+baseline), and the dataset schema (its `labeled_arguments`). Out: an `EventEvaluation` with
+tp/fp/fn per document and per row (event type, argument type, value), from which `to_json`
+builds `{"micro": {...}, "rows": [...]}` and `format_table` a table. Rules, as the official
+scorer with its challenge criteria (trigger "overlap", span-only "exact", labeled "label"): gold
+events are taken in file order and each is aligned with the first unaligned predicted event of
+the same type whose trigger span overlaps; inside an aligned pair, each gold argument is matched
+with the first unmatched predicted argument of the same type — labeled arguments (StatusTime,
 StatusEmploy, TypeLiving) need the same value, span ignored; span-only arguments need the same
 span. Aligned triggers and matched arguments are TP; every trigger and argument counts towards
 the gold (FN = gold - TP) and predicted (FP = predicted - TP) totals of its row. The trigger row
@@ -141,12 +142,14 @@ def _true_positives(
     return counts
 
 
-def evaluate_events(pairs: Sequence[DocumentPair], schema: DatasetSchema) -> EventEvaluation:
-    """Count tp/fp/fn per document and row."""
+def evaluate_events(
+    pairs: Sequence[DocumentPair], schema: DatasetSchema, value_source: str = "model"
+) -> EventEvaluation:
+    """Count tp/fp/fn per document and row, predicted values from `value_source`."""
     per_document = []
     for pair in pairs:
         gold = _events(event_view(pair.gold, schema, pair.gold_source), schema)
-        pred = _events(event_view(pair.pred, schema, pair.pred_source), schema)
+        pred = _events(event_view(pair.pred, schema, pair.pred_source, value_source), schema)
         per_document.append(
             (_totals(gold), _totals(pred), _true_positives(gold, pred, schema.labeled_arguments))
         )

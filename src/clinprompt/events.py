@@ -1,12 +1,17 @@
-"""Study-view predictions back to BRAT events, for the SDoH event scorer.
+"""Study-view predictions back to BRAT events, and the values of labeled arguments.
 
 In: a predicted `Document` in the study's view of a dataset with events — concepts plus
-relations `<argument type>-<event type>` with Arg1 = argument, Arg2 = trigger — and its
-`DatasetSchema`. Out: the same document as BRAT events: one event per trigger concept (of the
-event type whose trigger type it has), its linked arguments under the schema's role names
-(`Status`, `Type`, `Type2`, ...), and a value attribute on every labeled argument that lacks one.
-Values come from a keyword rule over the argument's span text (`VALUE_RULES`): the first value
-whose cue word or phrase occurs as a whole word (case-insensitive) wins, else a default value.
+relations `<argument type>-<event type>` with Arg1 = argument, Arg2 = trigger, and the value
+attributes the model gave its labeled arguments — and its `DatasetSchema`. Out: the same
+document as BRAT events: one event per trigger concept (of the event type whose trigger type
+it has), its linked arguments under the schema's role names (`Status`, `Type`, `Type2`, ...).
+Where the values of the labeled arguments come from is `value_source`:
+- `model` (the default, the study's number): the document's own value attributes, those the
+  value head predicted (`ValueVocabulary` names its classes); an argument without one has no
+  value and matches no gold labeled argument.
+- `rules` (a baseline): the keyword rule over the argument's span text (`VALUE_RULES`)
+  replaces them on every linked labeled argument: the first value whose cue word or phrase
+  occurs as a whole word (case-insensitive) wins, else a default value.
   StatusTime:   future (plan, will, wants to, ...), past (quit, former, previously, no longer,
                 ...), none (denies, never, no, not, ...), default current.
   StatusEmploy: unemployed (unemployed, not working, laid off, ...), retired, on_disability
@@ -27,6 +32,8 @@ from itertools import count
 from clinprompt.brat import Attribute, Document, Event
 from clinprompt.errors import ConfigError, InvalidInputError
 from clinprompt.schema import DatasetSchema, base_role
+
+VALUE_SOURCES = ("model", "rules")
 
 
 @dataclass(frozen=True)
@@ -121,6 +128,39 @@ def _value_attribute_types(schema: DatasetSchema) -> dict[str, str]:
     }
 
 
+@dataclass(frozen=True)
+class ValueVocabulary:
+    """The value head's classes: the union of every labeled argument type's values, in schema
+    order, with the ids each type allows and the attribute type that carries them. Empty for
+    a schema without labeled arguments (whose models have no value head)."""
+
+    names: tuple[str, ...]
+    allowed: dict[str, tuple[int, ...]]
+    attributes: dict[str, str]
+
+    @classmethod
+    def of(cls, schema: DatasetSchema) -> ValueVocabulary:
+        """The vocabulary of a schema's labeled arguments with valued attributes."""
+        attributes = {
+            argument: name
+            for argument, name in _value_attribute_types(schema).items()
+            if schema.attributes[name].values
+        }
+        values = {argument: schema.attributes[name].values for argument, name in attributes.items()}
+        names = tuple(dict.fromkeys(v for allowed in values.values() for v in allowed))
+        allowed = {arg: tuple(names.index(v) for v in vs) for arg, vs in values.items()}
+        return cls(names, allowed, attributes)
+
+    def label(self, entity_type: str, value: str | None) -> int | None:
+        """The id of an entity's gold value; None when its type is not labeled or it has none."""
+        if entity_type not in self.allowed or value is None:
+            return None
+        allowed = [self.names[i] for i in self.allowed[entity_type]]
+        if value not in allowed:
+            raise InvalidInputError(f"{entity_type} value '{value}' is not one of {allowed}")
+        return self.names.index(value)
+
+
 def _arguments(doc: Document, schema: DatasetSchema, source: str) -> dict[str, list]:
     """(role, argument id) pairs per trigger id, with BRAT role suffixes for repeats."""
     roles = _link_roles(schema)
@@ -151,23 +191,29 @@ def _fresh_ids(prefix: str, taken: set[str]) -> Iterator[str]:
     return (f"{prefix}{n}" for n in count(1) if f"{prefix}{n}" not in taken)
 
 
-def _value_attributes(doc: Document, linked: set[str], schema: DatasetSchema) -> list[Attribute]:
-    """Attributes from the value rules, for linked labeled arguments without a value."""
+def _rule_values(doc: Document, linked: set[str], schema: DatasetSchema) -> list[Attribute]:
+    """The attributes with the value rules' values in place of every labeled argument's value,
+    on the linked labeled arguments."""
     attribute_types = _value_attribute_types(schema)
     missing = set(attribute_types) - set(VALUE_RULES)
     if missing:
         raise ConfigError(f"schema {schema.name}: no value rule for {sorted(missing)}")
-    valued = {a.target for a in doc.attributes if a.value is not None}
-    ids = _fresh_ids("A", {a.id for a in doc.attributes})
-    return [
+    labeled = {e.id for e in doc.entities if e.type in attribute_types}
+    kept = [a for a in doc.attributes if a.target not in labeled or a.value is None]
+    ids = _fresh_ids("A", {a.id for a in kept})
+    return kept + [
         Attribute(next(ids), attribute_types[e.type], e.id, VALUE_RULES[e.type].value(e.text))
         for e in doc.entities
-        if e.id in linked and e.id not in valued and e.type in attribute_types
+        if e.id in linked and e.id in labeled
     ]
 
 
-def to_events(doc: Document, schema: DatasetSchema, source: str = "<prediction>") -> Document:
-    """The study-view document as BRAT events with argument values."""
+def to_events(
+    doc: Document, schema: DatasetSchema, source: str = "<prediction>", value_source: str = "model"
+) -> Document:
+    """The study-view document as BRAT events, argument values from `value_source`."""
+    if value_source not in VALUE_SOURCES:
+        raise ConfigError(f"value_source '{value_source}' unknown (use {', '.join(VALUE_SOURCES)})")
     event_of_trigger = {event.trigger: event.name for event in schema.events.values()}
     arguments = _arguments(doc, schema, source)
     triggers = [e for e in doc.entities if e.type in event_of_trigger]
@@ -175,13 +221,17 @@ def to_events(doc: Document, schema: DatasetSchema, source: str = "<prediction>"
         Event(f"E{i}", event_of_trigger[e.type], e.id, tuple(arguments.get(e.id, ())))
         for i, e in enumerate(triggers, start=1)
     ]
-    linked = {ref for event in events for _, ref in event.arguments}
-    attributes = [*doc.attributes, *_value_attributes(doc, linked, schema)]
+    attributes = list(doc.attributes)
+    if value_source == "rules":
+        linked = {ref for event in events for _, ref in event.arguments}
+        attributes = _rule_values(doc, linked, schema)
     return Document(
         doc.doc_id, doc.text, entities=list(doc.entities), events=events, attributes=attributes
     )
 
 
-def event_view(doc: Document, schema: DatasetSchema, source: str = "<prediction>") -> Document:
+def event_view(
+    doc: Document, schema: DatasetSchema, source: str = "<prediction>", value_source: str = "model"
+) -> Document:
     """The document as events: as it is when it holds events, else via `to_events`."""
-    return doc if doc.events else to_events(doc, schema, source)
+    return doc if doc.events else to_events(doc, schema, source, value_source)

@@ -1,28 +1,36 @@
 """Example tables: corpus tables and a fast tokenizer in, one model-ready row per example out.
 
-`finetune`: one BIO row per window (IOB2; overlapping gold keeps the longest mention, then the
-earliest, the rest counted as `overlapping_dropped`) and one pair row per schema-valid
-(Arg1, Arg2) candidate within one sentence or two adjacent ones, with `[s1] .. [e1]` around
-Arg1 and `[s2] .. [e2]` around Arg2. `hard`: MRC rows `[CLS] query [SEP] context [SEP]`
-(segments 0/1) for every (window, concept type) and every (trigger, relation type), the
-relation query being the schema template filled with the trigger's text (its span's
-whitespace-normalised document text, cut after `max_trigger_tokens` tokens). `soft` and
-`soft-frozen`: the same rows as single sequences `[CLS] context [SEP]` with `prompt_index`
-naming the soft prompt; since one prompt per relation type cannot tell two triggers in a
-window apart, the trigger is marked in the context as `[t] .. [/t]`. A relation row's context
-is the trigger's relation window plus the next one; relation windows get half the relation
-budget so both fit. Columns extend the architecture's with `marker_positions` (input positions
-of `[s1] [s2] [e1] [e2]`, or of `[t] [/t]`); `window` counts the windows of the row's own kind
-(concept, relation or pair rows); `prompt_index` runs over `prompt_types(schema)`. Answers
-and labels come only from gold tables passed in (null otherwise); `build_examples` never makes
-gold-trigger relation rows for test documents, whose triggers are the predicted concepts.
+Every strategy sees the same text: concept rows hold `context_tokens(..., "concept")` context
+tokens and relation rows the trigger's relation context — the previous, the trigger's and the
+next relation window (a third of the relation budget each), so arguments written before the
+trigger are reachable — whatever the query, prompt or markers around them.
+`finetune`: one BIO row per window (IOB2 on words: a word's first token carries the tag, its
+continuation tokens -100; gold is widened to whole words, counted as `entities_widened_to_words`;
+overlapping gold keeps the longest mention, then the earliest, the rest counted as
+`overlapping_dropped`) and one pair row per (candidate, trigger)
+in the trigger's relation context, with `[s1] .. [e1]` around Arg1 and `[s2] .. [e2]` around
+the trigger (Arg2). `hard`: MRC rows `[CLS] query [SEP] context [SEP]` (segments 0/1) for
+every (window, concept type) and every (trigger, relation type), the relation query being
+the schema template filled with the trigger's text (its span's whitespace-normalised document
+text, cut after `max_trigger_tokens` tokens). `soft` and `soft-frozen`: the same rows as
+single sequences `[CLS] context [SEP]` with `prompt_index` naming the soft prompt. Since one
+prompt per relation type cannot tell two triggers in a window apart, soft relation rows mark
+the trigger as `[t] .. [/t]`; hard rows mark it too unless `trigger_markers` is false (the
+study's unmarked prompt). Columns extend the architecture's with `marker_positions` (input
+positions of `[s1] [s2] [e1] [e2]`, or of `[t] [/t]`); `window` counts the windows of the
+row's own kind (concept windows for concept, BIO and pair rows, relation windows for MRC
+relation rows); `prompt_index` runs over `prompt_types(schema)`. Answers and labels come only
+from gold tables passed in (null otherwise); `build_examples` never makes gold-trigger
+relation rows for test documents, whose triggers are the predicted concepts. For a schema with
+labeled arguments (SDoH), MRC and BIO rows with gold also list the row's gold spans of those
+types that carry a value (answers, or the BIO mentions kept) as `value_starts`/`value_ends`
+(input positions) and `value_labels` (ids of `events.ValueVocabulary`); null otherwise.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +43,7 @@ import pyarrow.parquet as pq
 from clinprompt.atomic import atomic_file
 from clinprompt.corpus import CorpusTables
 from clinprompt.errors import ConfigError, InvalidInputError
+from clinprompt.events import ValueVocabulary
 from clinprompt.schema import DatasetSchema
 from clinprompt.windows import (
     DocumentTokens,
@@ -42,6 +51,7 @@ from clinprompt.windows import (
     pack_windows,
     sentence_spans,
     tokenize_document,
+    word_boundary_masks,
 )
 
 log = logging.getLogger(__name__)
@@ -60,7 +70,8 @@ EXAMPLE_SCHEMA = pa.schema([
     ("token_type_ids", pa.list_(pa.int8())), ("token_starts", _INTS), ("token_ends", _INTS),
     ("marker_positions", _INTS), ("answer_starts", _INTS), ("answer_ends", _INTS),
     ("answer_ids", _STRINGS), ("labels", pa.list_(pa.int16())), ("arg1_id", pa.string()),
-    ("arg2_id", pa.string()), ("label", pa.int16()),
+    ("arg2_id", pa.string()), ("label", pa.int16()), ("value_starts", _INTS),
+    ("value_ends", _INTS), ("value_labels", pa.list_(pa.int16())),
 ])  # fmt: skip
 _NULLABLE = {pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(), pa.int64(): pd.Int64Dtype()}
 
@@ -74,6 +85,10 @@ class ExampleSettings:
     `prompt_tokens` is the length of an input-mode soft prompt (0 for deep prompts);
     `negative_ratio` keeps at most ratio x positives of the empty-answer MRC rows of the
     train split (None keeps all); the chunk overlap is `stride`, capped at half a budget.
+    `context_length` is the context tokens of every row whatever the strategy (None: as many
+    as `max_length` leaves beside the hard query, see `context_tokens`); `trigger_markers`
+    marks the trigger as `[t] .. [/t]` in hard relation rows too (soft rows always mark it).
+    `max_span_width` is the span head's: longer gold answers are counted (`spans_too_long`).
     """
 
     strategy: str
@@ -83,17 +98,22 @@ class ExampleSettings:
     negative_ratio: float | None = None
     seed: int = 0
     max_trigger_tokens: int = 16
+    max_span_width: int = 32
+    context_length: int | None = None
+    trigger_markers: bool = True
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
             raise ConfigError(f"strategy '{self.strategy}' unknown (use {', '.join(STRATEGIES)})")
         if self.prompt_tokens and not self.soft:
             raise ConfigError(f"prompt_tokens applies to soft prompts, not '{self.strategy}'")
-        for name in ("max_length", "max_trigger_tokens"):
+        for name in ("max_length", "max_trigger_tokens", "max_span_width"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.stride < 0 or self.prompt_tokens < 0:
             raise ConfigError("stride and prompt_tokens must be >= 0")
+        if self.context_length is not None and self.context_length < 3:
+            raise ConfigError(f"context_length must be at least 3, got {self.context_length}")
         if self.negative_ratio is not None and self.negative_ratio < 0:
             raise ConfigError(f"negative_ratio must be >= 0, got {self.negative_ratio}")
 
@@ -101,6 +121,13 @@ class ExampleSettings:
     def soft(self) -> bool:
         """Whether the strategy uses soft prompts (no query text)."""
         return self.strategy in ("soft", "soft-frozen")
+
+    @property
+    def markers(self) -> list[str]:
+        """The marker tokens the strategy puts into its inputs."""
+        if self.strategy == "finetune":
+            return list(PAIR_MARKERS)
+        return list(TRIGGER_MARKERS) if self.soft or self.trigger_markers else []
 
 
 @dataclass
@@ -125,19 +152,12 @@ def bio_label_names(schema: DatasetSchema) -> list[str]:
     return ["O", *(f"{p}-{t}" for t in schema.concept_types for p in ("B", "I"))]
 
 
-def marker_tokens(strategy: str) -> list[str]:
-    """The marker tokens a strategy puts into its inputs."""
-    if strategy == "finetune":
-        return list(PAIR_MARKERS)
-    return list(TRIGGER_MARKERS) if strategy in ("soft", "soft-frozen") else []
-
-
-def add_marker_tokens(tokenizer, strategy: str) -> list[int]:
+def add_marker_tokens(tokenizer, settings: ExampleSettings) -> list[int]:
     """Add the strategy's markers to the tokenizer as special tokens (idempotent); their ids.
 
     The model must then resize its input embeddings to `len(tokenizer)`.
     """
-    markers = marker_tokens(strategy)
+    markers = settings.markers
     if markers:
         tokenizer.add_tokens(markers, special_tokens=True)
     return [int(i) for i in tokenizer.convert_tokens_to_ids(markers)]
@@ -238,6 +258,35 @@ def _assemble(template: _Template, context: _Context, query: Sequence[int] = ())
     return {**columns, "marker_positions": markers, "offset": offset}
 
 
+def _value_columns(
+    spans: Iterable[tuple[str, int, int]], context: _Context, offset: int, values: dict[str, int]
+) -> dict:
+    """Value columns for the (entity id, first, last) spans inside the context that have a
+    gold value (`values`: value id per entity id)."""
+    found = sorted(
+        (context.position[first] + offset, context.position[last] + offset, values[entity_id])
+        for entity_id, first, last in spans
+        if entity_id in values
+    )
+    return {
+        "value_starts": [v[0] for v in found],
+        "value_ends": [v[1] for v in found],
+        "value_labels": [v[2] for v in found],
+    }
+
+
+def _gold_values(entities: pd.DataFrame | None, vocabulary: ValueVocabulary) -> dict[str, int]:
+    """Value id per entity id of the labeled-argument entities with a gold value (the corpus
+    table's `value`)."""
+    values: dict[str, int] = {}
+    for entity in () if entities is None else entities.itertuples(index=False):
+        value = None if pd.isna(entity.value) else entity.value
+        label = vocabulary.label(entity.type, value)
+        if label is not None:
+            values[entity.entity_id] = label
+    return values
+
+
 def _answers(spans: Iterable[tuple[str, int, int]], context: _Context, offset: int) -> dict:
     """Answer columns for (entity id, first, last) document-token spans inside the context."""
     found = sorted(
@@ -258,44 +307,57 @@ def _encode(tokenizer, text: str) -> list[int]:
     return tokenizer(text, add_special_tokens=False, split_special_tokens=True)["input_ids"]
 
 
-def _checked(budget: int, what: str, settings: ExampleSettings, used: str) -> int:
-    if budget < 1:
-        raise ConfigError(
-            f"max_length {settings.max_length} leaves no room for the {what} context after "
-            f"{used}; raise max_length or shorten the queries or prompt"
-        )
-    return budget
-
-
-def concept_budget(tokenizer, schema: DatasetSchema, settings: ExampleSettings) -> int:
-    """Context tokens of a concept window under the strategy's input layout."""
-    if settings.strategy == "hard":
-        n_special = _Template.of(tokenizer, pair=True).n_special
-        query = max(len(_encode(tokenizer, q)) for q in schema.concept_queries.values())
-        used = f"the longest concept query ({query} tokens) and {n_special} special tokens"
-    else:
-        n_special = _Template.of(tokenizer, pair=False).n_special
-        query = settings.prompt_tokens
-        used = f"{query} prompt tokens and {n_special} special tokens"
-    return _checked(settings.max_length - n_special - query, "concept", settings, used)
-
-
 def _template_tokens(tokenizer, schema: DatasetSchema) -> int:
     templates = schema.relation_query_templates.values()
     return max((len(_encode(tokenizer, t.replace("{trigger}", ""))) for t in templates), default=0)
 
 
-def relation_budget(tokenizer, schema: DatasetSchema, settings: ExampleSettings) -> int:
-    """Context tokens of a relation row: two relation windows (MRC) or a pair's sentences."""
+def _overheads(tokenizer, schema: DatasetSchema, settings: ExampleSettings) -> dict[str, int]:
+    """Input positions besides the context: the hard layout's (`reference`, marked trigger
+    included) and the strategy's own, for concept and relation rows."""
+    pair = _Template.of(tokenizer, pair=True).n_special
+    single = _Template.of(tokenizer, pair=False).n_special
+    concept_query = max(len(_encode(tokenizer, q)) for q in schema.concept_queries.values())
+    relation_query = _template_tokens(tokenizer, schema) + settings.max_trigger_tokens
+    markers = len(settings.markers)
     if settings.strategy == "hard":
-        n_special = _Template.of(tokenizer, pair=True).n_special
-        query = _template_tokens(tokenizer, schema) + settings.max_trigger_tokens
-        used = f"relation queries of up to {query} tokens and {n_special} special tokens"
+        own = (pair + concept_query, pair + relation_query + markers)
     else:
-        n_special = _Template.of(tokenizer, pair=False).n_special
-        query = settings.prompt_tokens + len(marker_tokens(settings.strategy))
-        used = f"{query} prompt and marker tokens and {n_special} special tokens"
-    return _checked(settings.max_length - n_special - query, "relation", settings, used)
+        own = (single + settings.prompt_tokens, single + settings.prompt_tokens + markers)
+    return {
+        "reference_concept": pair + concept_query,
+        "reference_relation": pair + relation_query + len(TRIGGER_MARKERS),
+        "concept": own[0],
+        "relation": own[1],
+    }
+
+
+def context_tokens(tokenizer, schema: DatasetSchema, settings: ExampleSettings, what: str) -> int:
+    """Context tokens of a `concept` or `relation` row, the same for every strategy.
+
+    With `context_length` set, every row holds that many context tokens, and a strategy whose
+    query, prompt and markers do not fit beside them in `max_length` is an error naming both
+    keys. Without it, the context is what `max_length` leaves beside the hard query (the
+    longest input layout; an input-mode prompt longer than it shrinks it). A relation row
+    holds three relation windows of a third of it each.
+    """
+    over = _overheads(tokenizer, schema, settings)
+    if settings.context_length is None:
+        used = max(over[f"reference_{what}"], over[what])
+        if settings.max_length - used < 3:
+            raise ConfigError(
+                f"max_length {settings.max_length} leaves no room for the {what} context after "
+                f"{used} query, prompt, marker and special tokens; raise training.max_length or "
+                "shorten the queries or prompt"
+            )
+        return settings.max_length - used
+    if settings.context_length + over[what] > settings.max_length:
+        raise ConfigError(
+            f"training.context_length {settings.context_length} + {over[what]} {what} query, "
+            f"prompt, marker and special tokens of '{settings.strategy}' exceed "
+            f"training.max_length {settings.max_length}; lower context_length or raise max_length"
+        )
+    return settings.context_length
 
 
 # --------------------------------------------------------------------------- documents
@@ -318,13 +380,18 @@ class _Document:
         stride = min(settings.stride, budget // 2)
         return pack_windows(self.tokens, self.sentences, budget, stride)
 
-    def spans(self, entities: pd.DataFrame | None) -> dict[str, Span]:
-        """Token span per entity id of the document's `entities` (those over no token left out)."""
+    def spans(
+        self, entities: pd.DataFrame | None, counts: Counter | None = None
+    ) -> dict[str, Span]:
+        """Token span per entity id of the document's `entities`; those over no token are left
+        out, and counted as `entities_without_tokens` in `counts` when given."""
         found = {}
         for entity in () if entities is None else entities.itertuples(index=False):
             span = self.tokens.token_span(int(entity.start), int(entity.end))
             if span is not None:
                 found[entity.entity_id] = (entity.type, *span)
+            elif counts is not None:
+                counts["entities_without_tokens"] += 1
         return found
 
 
@@ -355,6 +422,13 @@ def _outside(spans: Iterable[Span], windows: list[Window]) -> int:
     return sum(not any(w.holds(first, last) for w in windows) for _, first, last in spans)
 
 
+def _too_long(answers: dict, width: int) -> int:
+    """How many answers span more than `width` input tokens: they train, but the span head
+    never proposes them."""
+    pairs = zip(answers.get("answer_starts", ()), answers.get("answer_ends", ()), strict=True)
+    return sum(end - start >= width for start, end in pairs)
+
+
 def _counts(*names: str) -> Counter:
     """Counts that report their zeros too."""
     return Counter(dict.fromkeys(names, 0))
@@ -382,18 +456,23 @@ def concept_examples(
     """MRC rows for every (window, concept type) of every document, gold or not.
 
     Answers are the `entities` lying wholly inside the window (null columns without
-    `entities`). Counts: `entities_outside_windows` (held whole by no window).
+    `entities`). Counts: `entities_outside_windows` (held whole by no window),
+    `entities_without_tokens` (over no token, left out) and `spans_too_long` (answers wider
+    than `max_span_width` tokens, one per row holding them).
     """
     _check_types(entities, schema, "entities")
-    budget = concept_budget(tokenizer, schema, settings)
+    budget = context_tokens(tokenizer, schema, settings, "concept")
     template = _Template.of(tokenizer, pair=not settings.soft)
     queries = {t: _encode(tokenizer, schema.concept_queries[t]) for t in schema.concept_types}
     gold = _by_document(entities)
+    vocabulary = ValueVocabulary.of(schema)
+    valued = entities is not None and bool(vocabulary.names)
     rows: list[dict] = []
-    counts = _counts("entities_outside_windows")
+    counts = _counts("entities_outside_windows", "entities_without_tokens", "spans_too_long")
     for doc in _documents(documents, tokenizer):
         windows = doc.windows(budget, settings)
-        spans = doc.spans(gold.get(doc.key))
+        spans = doc.spans(gold.get(doc.key), counts)
+        values = _gold_values(gold.get(doc.key), vocabulary) if valued else {}
         counts["entities_outside_windows"] += _outside(spans.values(), windows)
         for window in windows:
             context = _context(doc.tokens, window.first_token, window.last_token)
@@ -406,6 +485,9 @@ def concept_examples(
                     if kind == concept and window.holds(first, last)
                 ]
                 answers = {} if entities is None else _answers(inside, context, offset)
+                counts["spans_too_long"] += _too_long(answers, settings.max_span_width)
+                if valued:
+                    answers |= _value_columns(inside, context, offset, values)
                 rows.append(_row(
                     example_id=f"{doc.key}:concept:{concept}:w{window.index}", **doc.keys,
                     window=window.index, task="concept", query_type=concept,
@@ -419,7 +501,7 @@ def concept_examples(
 
 @dataclass(frozen=True)
 class _RelationLayout:
-    """What every relation row of a call shares: input layout, budgets, markers, query cap."""
+    """What every relation row of a call shares: input layout, windows, markers, query cap."""
 
     schema: DatasetSchema
     tokenizer: object
@@ -431,13 +513,11 @@ class _RelationLayout:
 
     @classmethod
     def of(cls, tokenizer, schema: DatasetSchema, settings: ExampleSettings) -> _RelationLayout:
-        if settings.strategy == "finetune":
-            raise ConfigError("finetune relations are pair rows: use pair_examples")
-        markers = add_marker_tokens(tokenizer, settings.strategy)
-        budget = relation_budget(tokenizer, schema, settings)
-        window_budget = _checked(budget // 2, "relation", settings, "halving the budget")
+        markers = add_marker_tokens(tokenizer, settings)
+        window_budget = context_tokens(tokenizer, schema, settings, "relation") // 3
         cap = _template_tokens(tokenizer, schema) + settings.max_trigger_tokens
-        template = _Template.of(tokenizer, pair=not settings.soft)
+        pair = not settings.soft and settings.strategy != "finetune"
+        template = _Template.of(tokenizer, pair=pair)
         return cls(schema, tokenizer, settings, template, window_budget, cap, tuple(markers))
 
     def trigger_text(self, text: str, start: int, end: int) -> str:
@@ -453,24 +533,30 @@ class _RelationLayout:
         return surface if len(offsets) <= limit else surface[: offsets[limit - 1][1]]
 
     def query(self, relation: str, trigger_text: str) -> list[int]:
-        """The hard prompt's query ids (none for soft prompts)."""
-        if self.settings.soft:
+        """The hard prompt's query ids (none for soft prompts and entity-marker pairs)."""
+        if self.settings.soft or self.settings.strategy == "finetune":
             return []
         template = self.schema.relation_query_templates[relation]
         ids = _encode(self.tokenizer, template.replace("{trigger}", trigger_text))
         return ids[: self.query_cap]
 
+    def span(self, windows: list[Window], first: int, last: int) -> tuple[int, int, int]:
+        """The trigger's window index and the document tokens of its context: the previous,
+        the trigger's and the next relation window, so arguments on either side are reachable."""
+        where = _trigger_window(windows, first, last)
+        low, high = max(where - 1, 0), min(where + 1, len(windows) - 1)
+        return where, windows[low].first_token, windows[high].last_token
+
     def context(
         self, doc: _Document, windows: list[Window], first: int, last: int
     ) -> tuple[int, _Context]:
-        """The trigger's window index; its window and the next as context, the trigger marked
-        for soft prompts."""
-        where = _trigger_window(windows, first, last)
-        end = windows[min(where + 1, len(windows) - 1)].last_token
+        """The trigger's window index and its context, the trigger marked where the strategy
+        marks it."""
+        where, low, high = self.span(windows, first, last)
         marks = []
         if self.markers:
             marks = [(first, 1, self.markers[0]), (last + 1, 0, self.markers[1])]
-        return where, _context(doc.tokens, windows[where].first_token, end, marks)
+        return where, _context(doc.tokens, low, high, marks)
 
 
 def _trigger_window(windows: list[Window], first: int, last: int) -> int:
@@ -497,10 +583,12 @@ def _trigger_rows(
     windows: list[Window],
     trigger,
     spans: dict[str, Span] | None,
+    values: dict[str, int] | None,
     links: dict[tuple[str, str, str], list[str]],
     counts: Counter,
 ) -> list[dict]:
-    """The rows of one trigger, one per relation type asked from its type."""
+    """The rows of one trigger, one per relation type asked from its type; value columns when
+    `values` (value id per entity id) is given."""
     span = doc.tokens.token_span(int(trigger.start), int(trigger.end))
     if span is None:
         counts["triggers_without_tokens"] += 1
@@ -519,6 +607,9 @@ def _trigger_rows(
             inside = [a for a in args if context.holds(a[1], a[2])]
             counts["answers_outside_context"] += len(args) - len(inside)
             answers = _answers(inside, context, offset)
+            counts["spans_too_long"] += _too_long(answers, layout.settings.max_span_width)
+            if values is not None:
+                answers |= _value_columns(inside, context, offset, values)
         rows.append(_row(
             example_id=f"{doc.key}:relation:{relation}:{trigger.entity_id}", **doc.keys,
             window=where, task="relation", query_type=relation,
@@ -543,19 +634,25 @@ def relation_examples(
     `triggers` is any entity table: the gold concepts at training time, the predicted ones
     at test time; types without relation queries are skipped. Answers (only when `entities`
     and `relations` are given) are the Arg1 entities linked to the trigger as Arg2.
-    Counts: `triggers_without_tokens`, `answers_outside_context`.
+    Counts: `triggers_without_tokens`, `answers_outside_context`, `spans_too_long` (as for
+    concepts).
     """
     _check_types(triggers, schema, "triggers")
     layout = _RelationLayout.of(tokenizer, schema, settings)
     asked = _by_document(triggers[triggers["type"].isin(list(schema.relation_queries))])
     gold, links = _by_document(entities), _links(relations)
+    vocabulary = ValueVocabulary.of(schema)
     rows: list[dict] = []
-    counts = _counts("triggers_without_tokens", "answers_outside_context")
+    counts = _counts("triggers_without_tokens", "answers_outside_context", "spans_too_long")
     for doc in _documents(documents, tokenizer):
         windows = doc.windows(layout.window_budget, settings)
-        spans = None if entities is None or relations is None else doc.spans(gold.get(doc.key))
+        spans = values = None
+        if entities is not None and relations is not None:
+            spans = doc.spans(gold.get(doc.key))
+            if vocabulary.names:
+                values = _gold_values(gold.get(doc.key), vocabulary)
         for trigger in _entities_of(asked, doc.key):
-            rows += _trigger_rows(layout, doc, windows, trigger, spans, links, counts)
+            rows += _trigger_rows(layout, doc, windows, trigger, spans, values, links, counts)
     return _frame(rows), dict(counts)
 
 
@@ -578,14 +675,35 @@ def resolve_overlaps(spans: dict[str, Span], entities: pd.DataFrame) -> tuple[di
     return kept, len(spans) - len(kept)
 
 
-def _bio_labels(window: Window, spans: Iterable[Span], schema: DatasetSchema) -> list[int]:
-    """IOB2 label ids of the window's tokens for the spans it holds whole."""
-    labels = [0] * len(window.token_ids)
+def _word_spans(spans: dict[str, Span], word_start: Sequence[bool]) -> tuple[dict[str, Span], int]:
+    """Spans widened to whole words (BIO tags words): the first token back to its word's first
+    token, the last on to its word's last. Returns them and how many changed (a mention
+    starting or ending inside a word, such as "tab" of "1tab", which BIO cannot hold)."""
+    widened = {}
+    for entity_id, (concept, first, last) in spans.items():
+        while first > 0 and not word_start[first]:
+            first -= 1
+        while last + 1 < len(word_start) and not word_start[last + 1]:
+            last += 1
+        widened[entity_id] = (concept, first, last)
+    return widened, sum(widened[key] != spans[key] for key in spans)
+
+
+def _bio_labels(
+    window: Window, spans: Iterable[Span], schema: DatasetSchema, word_start: Sequence[bool]
+) -> list[int]:
+    """IOB2 label ids of the window's tokens for the (word) spans it holds whole: on each
+    word's first token; continuation tokens get IGNORE_INDEX."""
+    first_token = window.first_token
+    labels = [
+        0 if word_start[t] else IGNORE_INDEX for t in range(first_token, window.last_token + 1)
+    ]
     for concept, first, last in spans:
         if window.holds(first, last):
             begin = 1 + 2 * schema.concept_types.index(concept)
-            at = first - window.first_token
-            labels[at : at + last - first + 1] = [begin] + [begin + 1] * (last - first)
+            for token in range(first, last + 1):
+                if word_start[token]:
+                    labels[token - first_token] = begin if token == first else begin + 1
     return labels
 
 
@@ -596,92 +714,58 @@ def bio_examples(
     settings: ExampleSettings,
     entities: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, dict[str, int]]:
-    """One BIO row per window; `labels` (-100 on special tokens) only with gold `entities`.
+    """One BIO row per window; `labels` only with gold `entities`.
 
-    Label ids follow `bio_label_names`. Counts: `overlapping_dropped` (see
-    `resolve_overlaps`), `entities_outside_windows`.
+    Tags sit on words (see `clinprompt.decode`): a word's first token carries its label, its
+    continuation tokens and the special tokens -100. Label ids follow `bio_label_names`.
+    Counts: `entities_widened_to_words` (see `_word_spans`), `overlapping_dropped` (see
+    `resolve_overlaps`, after widening), `entities_outside_windows`, `entities_without_tokens`.
     """
     _check_types(entities, schema, "entities")
-    budget = concept_budget(tokenizer, schema, settings)
+    budget = context_tokens(tokenizer, schema, settings, "concept")
     template = _Template.of(tokenizer, pair=False)
     gold = _by_document(entities)
+    vocabulary = ValueVocabulary.of(schema)
+    valued = entities is not None and bool(vocabulary.names)
     rows: list[dict] = []
-    counts = _counts("overlapping_dropped", "entities_outside_windows")
+    counts = _counts(
+        "entities_widened_to_words",
+        "overlapping_dropped",
+        "entities_outside_windows",
+        "entities_without_tokens",
+    )
     for doc in _documents(documents, tokenizer):
         windows = doc.windows(budget, settings)
-        spans, dropped = {}, 0
+        word_start, _ = word_boundary_masks(doc.text, doc.tokens.starts, doc.tokens.ends)
+        spans, widened, dropped = {}, 0, 0
         if doc.key in gold:
-            spans, dropped = resolve_overlaps(doc.spans(gold[doc.key]), gold[doc.key])
+            spans, widened = _word_spans(doc.spans(gold[doc.key], counts), word_start)
+            spans, dropped = resolve_overlaps(spans, gold[doc.key])
+        counts["entities_widened_to_words"] += widened
         counts["overlapping_dropped"] += dropped
         counts["entities_outside_windows"] += _outside(spans.values(), windows)
+        values = _gold_values(gold.get(doc.key), vocabulary) if valued else {}
         for window in windows:
-            inputs = _assemble(
-                template, _context(doc.tokens, window.first_token, window.last_token)
-            )
+            context = _context(doc.tokens, window.first_token, window.last_token)
+            inputs = _assemble(template, context)
             offset = inputs.pop("offset")
-            labels = None
+            labels, value_columns = None, {}
             if entities is not None:
                 labels = [IGNORE_INDEX] * len(inputs["input_ids"])
-                tags = _bio_labels(window, spans.values(), schema)
+                tags = _bio_labels(window, spans.values(), schema, word_start)
                 labels[offset : offset + len(tags)] = tags
+            if valued:
+                inside = [
+                    (entity_id, first, last)
+                    for entity_id, (_, first, last) in spans.items()
+                    if window.holds(first, last)
+                ]
+                value_columns = _value_columns(inside, context, offset, values)
             rows.append(_row(
                 example_id=f"{doc.key}:bio:w{window.index}", **doc.keys, window=window.index,
-                task="concept", query_type="BIO", **inputs, labels=labels,
+                task="concept", query_type="BIO", **inputs, labels=labels, **value_columns,
             ))  # fmt: skip
     return _frame(rows), dict(counts)
-
-
-def _crop(first: int, last: int, low: int, high: int, budget: int) -> tuple[int, int] | None:
-    """Tokens first..last cut to at most `budget` around low..high (None if that is longer)."""
-    if high - low + 1 > budget:
-        return None
-    if last - first + 1 <= budget:
-        return first, last
-    spare = budget - (high - low + 1)
-    right = min(spare - min(spare // 2, low - first), last - high)
-    left = min(spare - right, low - first)
-    return low - left, high + right
-
-
-def _sentence_of(doc: _Document, entities: Iterable) -> dict[str, int]:
-    """Index of the sentence each entity starts in."""
-    starts = [start for start, _ in doc.sentences]
-    return {e.entity_id: max(bisect_right(starts, int(e.start)) - 1, 0) for e in entities}
-
-
-def _candidates(
-    spans: dict[str, Span], sentence: dict[str, int], schema: DatasetSchema
-) -> list[tuple[str, str]]:
-    """Schema-valid (Arg1, Arg2) id pairs in the same or adjacent sentences, by Arg2 then Arg1."""
-    valid = {(a, b) for r in schema.relations.values() for a in r.arg1 for b in r.arg2}
-    return [
-        (arg1, arg2)
-        for arg2 in spans
-        for arg1 in spans
-        if arg1 != arg2
-        and (spans[arg1][0], spans[arg2][0]) in valid
-        and abs(sentence[arg1] - sentence[arg2]) <= 1
-    ]
-
-
-def _pair_context(
-    doc: _Document,
-    sentence: dict[str, int],
-    spans: dict[str, Span],
-    pair: tuple[str, str],
-    budget: int,
-    markers: Sequence[int],
-) -> _Context | None:
-    """The pair's sentence(s) cut to the budget around it, with `[s1] [s2] [e1] [e2]`."""
-    (arg1, arg2), (s1, e1, s2, e2) = pair, markers
-    (_, f1, l1), (_, f2, l2) = spans[arg1], spans[arg2]
-    low, high = sorted((sentence[arg1], sentence[arg2]))
-    first, last = doc.tokens.token_span(doc.sentences[low][0], doc.sentences[high][1])
-    cropped = _crop(min(first, f1, f2), max(last, l1, l2), min(f1, f2), max(l1, l2), budget)
-    if cropped is None:
-        return None
-    marks = [(f1, 1, s1), (f2, 1, s2), (l1 + 1, 0, e1), (l2 + 1, 0, e2)]
-    return _context(doc.tokens, *cropped, marks)
 
 
 def _pair_links(relations: pd.DataFrame | None) -> dict[tuple[str, str, str], str]:
@@ -692,6 +776,14 @@ def _pair_links(relations: pd.DataFrame | None) -> dict[tuple[str, str, str], st
     return links
 
 
+def _pair_partners(schema: DatasetSchema) -> dict[str, set[str]]:
+    """Arg1 types that may pair with each trigger type (those its relation queries ask for)."""
+    return {
+        trigger: {kind for name in asked for kind in schema.relations[name].arg1}
+        for trigger, asked in schema.relation_queries.items()
+    }
+
+
 def pair_examples(
     documents: pd.DataFrame,
     entities: pd.DataFrame,
@@ -700,43 +792,56 @@ def pair_examples(
     settings: ExampleSettings,
     relations: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Entity-marker rows for every candidate pair of `entities` (gold or predicted).
+    """Entity-marker rows for every (candidate, trigger) pair of `entities` (gold or predicted).
 
-    `label` = 1 + index of the pair's gold relation type, 0 = none; null without `relations`.
-    `window` is the BIO window holding Arg2's first token. Counts: `pairs_too_long` (the two
-    arguments alone exceed the budget), `relations_without_candidate` (gold links of these
-    documents never proposed, e.g. two sentences apart).
+    As for MRC, a trigger is an entity of a type relation queries are asked from, and its
+    context is the MRC relation row's: the previous, the trigger's and the next relation
+    window. Its candidates are the entities of a type that can be Arg1 of one of those
+    relations lying whole in that context; Arg1 is marked `[s1] .. [e1]`, the trigger (Arg2)
+    `[s2] .. [e2]`. `label` = 1 + index of the pair's gold relation type, 0 = none; null
+    without `relations`. `window` is the concept window holding the trigger. Counts:
+    `triggers_without_tokens`, `relations_without_candidate` (gold links of these documents
+    never proposed, e.g. an argument outside the trigger's context).
     """
     _check_types(entities, schema, "entities")
-    markers = add_marker_tokens(tokenizer, "finetune")
-    budget = relation_budget(tokenizer, schema, settings)
-    window_budget = concept_budget(tokenizer, schema, settings)
-    template = _Template.of(tokenizer, pair=False)
+    layout = _RelationLayout.of(tokenizer, schema, settings)
+    s1, e1, s2, e2 = layout.markers
+    concept_window = context_tokens(tokenizer, schema, settings, "concept")
+    partners = _pair_partners(schema)
     gold = _pair_links(relations)
     by_doc, keys = _by_document(entities), set(documents["document"])
     rows: list[dict] = []
-    counts = _counts("pairs_too_long", "relations_without_candidate")
+    counts = _counts("triggers_without_tokens", "relations_without_candidate")
     for doc in _documents(documents, tokenizer):
-        windows = doc.windows(window_budget, settings)
+        windows = doc.windows(layout.window_budget, settings)
+        concept_windows = doc.windows(concept_window, settings)
         spans = doc.spans(by_doc.get(doc.key))
-        sentence = _sentence_of(doc, _entities_of(by_doc, doc.key))
-        for arg1, arg2 in _candidates(spans, sentence, schema):
-            context = _pair_context(doc, sentence, spans, (arg1, arg2), budget, markers)
-            if context is None:
-                counts["pairs_too_long"] += 1
+        for trigger in _entities_of(by_doc, doc.key):
+            if trigger.type not in partners:
                 continue
-            inputs = _assemble(template, context)
-            inputs.pop("offset")
-            label = None
-            if relations is not None:
-                relation = gold.pop((doc.key, arg1, arg2), None)
-                label = 0 if relation is None else 1 + schema.relation_types.index(relation)
-            rows.append(_row(
-                example_id=f"{doc.key}:pair:{arg1}:{arg2}", **doc.keys,
-                window=_trigger_window(windows, spans[arg2][1], spans[arg2][1]),
-                task="relation", query_type="pair", **inputs, arg1_id=arg1, arg2_id=arg2,
-                label=label,
-            ))  # fmt: skip
+            if trigger.entity_id not in spans:
+                counts["triggers_without_tokens"] += 1
+                continue
+            _, f2, l2 = spans[trigger.entity_id]
+            _, low, high = layout.span(windows, f2, l2)
+            for arg1, (kind, f1, l1) in spans.items():
+                if arg1 == trigger.entity_id or kind not in partners[trigger.type]:
+                    continue
+                if not (low <= f1 and l1 <= high):
+                    continue
+                marks = [(f1, 1, s1), (f2, 1, s2), (l1 + 1, 0, e1), (l2 + 1, 0, e2)]
+                inputs = _assemble(layout.template, _context(doc.tokens, low, high, marks))
+                inputs.pop("offset")
+                label = None
+                if relations is not None:
+                    relation = gold.pop((doc.key, arg1, trigger.entity_id), None)
+                    label = 0 if relation is None else 1 + schema.relation_types.index(relation)
+                rows.append(_row(
+                    example_id=f"{doc.key}:pair:{arg1}:{trigger.entity_id}", **doc.keys,
+                    window=_trigger_window(concept_windows, f2, f2), task="relation",
+                    query_type="pair", **inputs, arg1_id=arg1, arg2_id=trigger.entity_id,
+                    label=label,
+                ))  # fmt: skip
     counts["relations_without_candidate"] = sum(key[0] in keys for key in gold)
     return _frame(rows), dict(counts)
 
@@ -745,20 +850,30 @@ def pair_examples(
 
 
 def downsample_negatives(frame: pd.DataFrame, ratio: float, seed: int) -> tuple[pd.DataFrame, int]:
-    """Keep at most ratio x positives of the empty-answer MRC rows of the train split.
+    """Keep at most ratio x positives of the negative rows of the train split: empty-answer
+    MRC rows, and entity-marker pairs of no relation (label 0), alike.
 
-    Per task, a seeded sample over the sorted example ids; dev and test rows, and rows
-    without gold answers, are never dropped. Returns the table and the number dropped.
+    Stratified by query type: within a task every query type keeps the same share of its
+    negatives (the task's positives x ratio over its negatives), so a rare relation type
+    keeps the answered share it has at test time relative to the others instead of training
+    near 50/50. Each type's sample is seeded over its sorted example ids; dev and test rows,
+    and rows without gold, are never dropped. Returns the table and the number dropped.
     """
-    known = frame["answer_starts"].map(lambda a: a is not None)
-    empty = frame["answer_starts"].map(lambda a: a is not None and len(a) == 0)
+    answers, label = frame["answer_starts"], frame["label"]
+    pair = frame["query_type"] == "pair"
+    known = answers.map(lambda a: a is not None) | (pair & label.notna())
+    empty = answers.map(lambda a: a is not None and len(a) == 0) | (pair & label.eq(0))
     drop: set[str] = set()
     for task in ("concept", "relation"):
         train = known & (frame["split"] == "train") & (frame["task"] == task)
-        negatives = sorted(frame.loc[train & empty, "example_id"])
-        keep = min(len(negatives), int(ratio * int((train & ~empty).sum())))
-        kept = set(random.Random(f"negatives:{seed}:{task}").sample(negatives, keep))
-        drop.update(n for n in negatives if n not in kept)
+        negatives = int((train & empty).sum())
+        share = min(1.0, ratio * int((train & ~empty).sum()) / max(negatives, 1))
+        for query_type in sorted(set(frame.loc[train, "query_type"])):
+            rows = train & empty & (frame["query_type"] == query_type)
+            ids = sorted(frame.loc[rows, "example_id"])
+            rng = random.Random(f"negatives:{seed}:{task}:{query_type}")
+            kept = set(rng.sample(ids, int(share * len(ids))))
+            drop.update(i for i in ids if i not in kept)
     return frame[~frame["example_id"].isin(drop)].reset_index(drop=True), len(drop)
 
 
@@ -770,7 +885,8 @@ def build_examples(
     Concept rows cover every document, with gold answers or labels where split != test.
     Relation rows from gold concepts are made for train and dev documents only; test
     relation rows come from the predicted concepts (`relation_examples`, `pair_examples`).
-    Negative down-sampling (`negative_ratio`, MRC strategies) touches train rows only.
+    Negative down-sampling (`negative_ratio`: MRC rows and entity-marker pairs) touches train
+    rows only.
     """
     documents = tables.documents
     labelled = documents[documents["split"] != "test"]
@@ -793,13 +909,13 @@ def build_examples(
     counts = Counter()
     for _, part_counts in parts:
         counts.update(part_counts)
-    if settings.negative_ratio is not None and settings.strategy != "finetune":
+    if settings.negative_ratio is not None:
         frame, counts["negatives_dropped"] = downsample_negatives(
             frame, settings.negative_ratio, settings.seed
         )
     counts["examples"] = len(frame)
     log.info("%s examples: %s", settings.strategy, dict(sorted(counts.items())))
-    return ExampleSet(frame, marker_tokens(settings.strategy), dict(sorted(counts.items())))
+    return ExampleSet(frame, settings.markers, dict(sorted(counts.items())))
 
 
 def write_examples(frame: pd.DataFrame, path: Path) -> None:

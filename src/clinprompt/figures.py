@@ -8,19 +8,25 @@ at the right end), `cross_institution` (heat maps train x test institution per s
 time, log x). Points are means over seeds and error bars their sample sd; the frozen gap's bar
 is the sd of a difference of independent means, sqrt(sd_a^2 + sd_b^2). Every figure is drawn on
 a bare `Figure` (Agg canvas, no pyplot state) and written atomically; a figure whose experiment
-has no cells says so instead of plotting.
+has no cells says so instead of plotting. The dictionary baseline (`clinprompt.baseline`) appears
+in `strategies` only, as a grey dashed line per panel (it has no model); the other figures leave
+it out. `learning_curve_figure` draws one cell's dev F1 and training loss per epoch for its card,
+inlined as a PNG data URI by `figure_data_uri`.
 """
 
 from __future__ import annotations
 
+import base64
+import io
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from clinprompt.aggregate import (
     TIDY_COLUMNS,
@@ -33,13 +39,17 @@ from clinprompt.aggregate import (
     study_order,
 )
 from clinprompt.atomic import atomic_file
+from clinprompt.baseline import DICTIONARY
 from clinprompt.grid import STRATEGIES
 
 log = logging.getLogger(__name__)
 
 FIGURES = ("strategies", "prompt_length", "few_shot", "cross_institution", "frozen_gap", "cost")
 # Okabe-Ito colours: distinguishable with the common colour-vision deficiencies.
-STRATEGY_COLOURS = dict(zip(STRATEGIES, ("#0072B2", "#E69F00", "#009E73", "#D55E00"), strict=True))
+STRATEGY_COLOURS = {
+    **dict(zip(STRATEGIES, ("#0072B2", "#E69F00", "#009E73", "#D55E00"), strict=True)),
+    DICTIONARY: "#7F7F7F",  # neutral grey: a reference, not a strategy of the study
+}
 MODEL_MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 MODEL_LINES = ("-", "--", ":", "-.")
 TASK_NAMES = {"concepts": "concepts", "relations": "end-to-end relations", "events": "events"}
@@ -51,10 +61,14 @@ def _empty(message: str) -> Figure:
     return figure
 
 
-def _strict(tidy: pd.DataFrame, experiment: str) -> pd.DataFrame:
-    """Seed statistics of strict F1 (and events) of an experiment's cells."""
+def _strict(tidy: pd.DataFrame, experiment: str, dictionary: bool = False) -> pd.DataFrame:
+    """Seed statistics of strict F1 (and events) of an experiment's cells; the dictionary
+    baseline's rows only with `dictionary`."""
     stats = seed_statistics(in_experiment(tidy, experiment))
-    return stats[stats["mode"] != "lenient"]
+    keep = stats["mode"] != "lenient"
+    if not dictionary:
+        keep &= stats["strategy"] != DICTIONARY
+    return stats[keep]
 
 
 def _panels(stats: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
@@ -112,13 +126,15 @@ def _legend(figure: Figure, axes: Sequence[Axes], title: str | None = None) -> N
 
 
 def strategies_figure(tidy: pd.DataFrame) -> Figure:
-    """Grouped bars: strict F1 per model (by size), one bar per strategy, where trained."""
-    stats = in_institution(_strict(tidy, "main"))
+    """Grouped bars: strict F1 per model (by size), one bar per strategy, where trained; the
+    dictionary baseline as a grey dashed line across each panel."""
+    stats = in_institution(_strict(tidy, "main", dictionary=True))
     stats = stats[stats["task"].isin(["concepts", "relations"])]
-    if stats.empty:
+    trained = stats[stats["strategy"] != DICTIONARY]
+    if trained.empty:
         return _empty(no_cells("main"))
-    models = models_by_size(stats)
-    systems = study_order(stats[["strategy", "prompt_length"]].drop_duplicates(), ["strategy"])
+    models = models_by_size(trained)
+    systems = study_order(trained[["strategy", "prompt_length"]].drop_duplicates(), ["strategy"])
     width = 0.8 / len(systems)
     figure, axes = _grid(len(_panels(stats)), width=max(5.0, 1.4 * len(models)))
     for axis, (dataset, task, rows) in zip(axes, _panels(stats), strict=True):
@@ -129,6 +145,9 @@ def strategies_figure(tidy: pd.DataFrame) -> Figure:
                      bars["mean"], width, yerr=_error(bars["sd"]), capsize=2,
                      label=system_label(strategy, length),
                      color=STRATEGY_COLOURS[strategy])  # fmt: skip
+        for mean in rows.loc[rows["strategy"] == DICTIONARY, "mean"]:
+            axis.axhline(mean, color=STRATEGY_COLOURS[DICTIONARY], linestyle="--",
+                         linewidth=1.5, label="dictionary (no model)")  # fmt: skip
         axis.set_xticks(np.arange(len(models)), models, rotation=20, ha="right")
         axis.set_xlabel("model (by size)")
         _f1_axis(axis, f"{dataset}: {TASK_NAMES[task]}")
@@ -298,6 +317,37 @@ def cost_figure(tidy: pd.DataFrame) -> Figure:
     _legend(figure, axes, "model, strategy")
     figure.suptitle("F1 vs training cost (colour = strategy, marker = model)")
     return figure
+
+
+def learning_curve_figure(history: Sequence[Mapping]) -> Figure:
+    """One cell's dev strict F1 (concepts, relations, their mean: the selection score) and
+    training loss (right axis) per epoch, from the `history` lines of its `train.json`."""
+    figure = Figure(figsize=(6, 2.6), layout="constrained")
+    axis = figure.subplots()
+    epochs = [line["epoch"] for line in history]
+    for key, label in (("dev_concepts_f1", "dev concepts F1"),
+                       ("dev_relations_f1", "dev relations F1"),
+                       ("dev_score", "dev score (mean)")):  # fmt: skip
+        if all(key in line for line in history):
+            axis.plot(epochs, [line[key] for line in history], marker="o", label=label)
+    loss = axis.twinx()
+    loss.plot(epochs, [line["loss"] for line in history], color="grey", linestyle="--",
+              marker=".", label="training loss")  # fmt: skip
+    axis.set_ylim(0, 1.02)
+    axis.set_xlabel("epoch")
+    axis.set_ylabel("dev strict micro F1")
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    loss.set_ylabel("training loss")
+    axis.grid(alpha=0.3)
+    _legend(figure, [axis, loss])
+    return figure
+
+
+def figure_data_uri(figure: Figure, dpi: int = 100) -> str:
+    """The figure as a PNG `data:` URI, for a self-contained HTML page."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 BUILDERS: dict[str, Callable[[pd.DataFrame], Figure]] = {

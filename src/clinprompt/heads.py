@@ -8,7 +8,10 @@ weighted 1 / 1 / 0.1. The span-match MLP is evaluated only on candidate pairs, n
 full L x L grid: at training time the union of the gold pairs and every (predicted or gold)
 start x (predicted or gold) end at most `max_span_width` tokens apart; at inference the
 predicted starts x predicted ends within that width. `TagHead` is the BIO token classifier and
-`PairHead` the entity-marker relation classifier of the `finetune` strategy.
+`PairHead` the entity-marker relation classifier of the `finetune` strategy. `ValueHead` gives
+the value of a labeled argument (SDoH StatusTime, StatusEmploy, TypeLiving) from `[h_i; h_j]` of
+its span (an MRC answer or a BIO mention), trained with cross-entropy on the gold spans of
+those types (example columns `value_starts`/`value_ends`/`value_labels`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 IGNORE_INDEX = -100
+BOUNDARY_PRIOR_LOGIT = -3.0  # log-odds of about 5% of context tokens starting an answer
 
 
 @dataclass(frozen=True)
@@ -64,13 +68,15 @@ class SpanGold:
 
 @dataclass(frozen=True)
 class SpanOutputs:
-    """What `SpanHead` computes: per-token logits and match logits of the candidate pairs."""
+    """What `SpanHead` computes: per-token logits and match logits of the candidate pairs, and
+    the hidden states they come from (which the value head reads)."""
 
     start_logits: Tensor
     end_logits: Tensor
     pairs: Tensor
     match_logits: Tensor
     context_mask: Tensor
+    hidden_states: Tensor
 
 
 @dataclass(frozen=True)
@@ -131,6 +137,13 @@ def masked_bce(
     return (losses * mask).sum() / mask.sum().clamp(min=1.0)
 
 
+def span_states(hidden_states: Tensor, spans: Tensor) -> Tensor:
+    """`[h_i; h_j]` `[P, 2H]` of the `[P, 3]` (example, first token, last token) spans."""
+    h_start = hidden_states[spans[:, 0], spans[:, 1]]
+    h_end = hidden_states[spans[:, 0], spans[:, 2]]
+    return torch.cat([h_start, h_end], dim=-1)
+
+
 class SpanHead(nn.Module):
     """BERT-MRC head: start/end classifiers and a span-match MLP on candidate pairs only."""
 
@@ -153,6 +166,10 @@ class SpanHead(nn.Module):
         self.positive_weight = positive_weight
         self.start = nn.Linear(hidden, 1)
         self.end = nn.Linear(hidden, 1)
+        # Start at the prior: a few percent of context tokens begin or end an answer, so
+        # steps go to telling them apart rather than to learning that most tokens do not.
+        for boundary in (self.start, self.end):
+            nn.init.constant_(boundary.bias, BOUNDARY_PRIOR_LOGIT)
         self.span_match = nn.Sequential(
             nn.Linear(2 * hidden, match_hidden),
             nn.GELU(),
@@ -161,18 +178,23 @@ class SpanHead(nn.Module):
         )
 
     def forward(
-        self, hidden_states: Tensor, context_mask: Tensor, gold: SpanGold | None = None
+        self,
+        hidden_states: Tensor,
+        context_mask: Tensor,
+        gold: SpanGold | None = None,
+        threshold: float = 0.0,
     ) -> SpanOutputs:
         """Logits for `[B, L, H]` states and a `[B, L]` context mask.
 
         With `gold` (training, dev loss) the candidates are the gold pairs plus (predicted or
         gold) starts x (predicted or gold) ends; without it (prediction) predicted starts x
-        predicted ends. Only context tokens are candidates; "predicted" means logit > 0.
+        predicted ends. Only context tokens are candidates; "predicted" means logit >
+        `threshold` (the lowest decision threshold that decoding will apply).
         """
         context_mask = context_mask.bool()
         start_logits = self.start(hidden_states).squeeze(-1)
         end_logits = self.end(hidden_states).squeeze(-1)
-        starts, ends = start_logits > 0, end_logits > 0
+        starts, ends = start_logits > threshold, end_logits > threshold
         extra = None
         if gold is not None:
             starts, ends = starts | gold.starts.bool(), ends | gold.ends.bool()
@@ -180,15 +202,14 @@ class SpanHead(nn.Module):
         pairs = candidate_pairs(
             starts & context_mask, ends & context_mask, self.max_span_width, extra
         )
+        match_logits = self.match_logits(hidden_states, pairs)
         return SpanOutputs(
-            start_logits, end_logits, pairs, self.match_logits(hidden_states, pairs), context_mask
+            start_logits, end_logits, pairs, match_logits, context_mask, hidden_states
         )
 
     def match_logits(self, hidden_states: Tensor, pairs: Tensor) -> Tensor:
         """Span-match logits `[P]` of the `[P, 3]` pairs from the gathered `[h_i; h_j]`."""
-        h_start = hidden_states[pairs[:, 0], pairs[:, 1]]
-        h_end = hidden_states[pairs[:, 0], pairs[:, 2]]
-        return self.span_match(torch.cat([h_start, h_end], dim=-1)).squeeze(-1)
+        return self.span_match(span_states(hidden_states, pairs)).squeeze(-1)
 
     def loss(self, outputs: SpanOutputs, gold: SpanGold) -> SpanLoss:
         """BCE for start and end (context tokens) and match (candidate pairs), weighted."""
@@ -250,3 +271,26 @@ class PairHead(nn.Module):
     def loss(logits: Tensor, labels: Tensor) -> Tensor:
         """Mean cross-entropy over the candidate pairs."""
         return F.cross_entropy(logits, labels.long())
+
+
+class ValueHead(nn.Module):
+    """Value classifier of labeled arguments: dropout then Linear 2H -> values on `[h_i; h_j]`.
+
+    The classes are every labeled argument type's values together (`ValueVocabulary`); the
+    caller keeps those the predicted type allows.
+    """
+
+    def __init__(self, hidden: int, n_values: int, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(2 * hidden, n_values)
+
+    def forward(self, hidden_states: Tensor, spans: Tensor) -> Tensor:
+        """Value logits `[P, n_values]` of the `[P, 3]` (example, first, last) spans."""
+        return self.classifier(self.dropout(span_states(hidden_states, spans.long())))
+
+    @staticmethod
+    def loss(logits: Tensor, labels: Tensor) -> Tensor:
+        """Mean cross-entropy over the gold spans (0 when there are none)."""
+        total = F.cross_entropy(logits, labels.long(), reduction="sum")
+        return total / max(len(labels), 1)

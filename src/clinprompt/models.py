@@ -7,11 +7,16 @@ In: a loaded `Encoder`, the strategy and the schema's type inventory. Out: an
 - `soft`: the span head plus a soft prompt per concept and relation type (deep prompts by
   default, or input prompts), encoder trained;
 - `soft-frozen`: as `soft` with every pretrained encoder tensor frozen.
-Concept and relation queries share one model: the query (or prompt) says what to find.
+Concept and relation queries share one model: the query (or prompt) says what to find. A
+schema with labeled arguments (SDoH) adds a value head (`ValueHead`, `n_values` classes) under
+every strategy, on the spans of MRC answers and BIO mentions; its loss (weight
+`VALUE_LOSS_WEIGHT`, over a batch's gold spans of labeled types) is added to the span or tag
+loss. A model without labeled arguments has none and pays nothing for it.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from contextlib import nullcontext
 from dataclasses import dataclass
 
@@ -20,11 +25,12 @@ from torch import Tensor, nn
 
 from clinprompt.encoder import Encoder
 from clinprompt.errors import ConfigError
-from clinprompt.heads import PairHead, SpanGold, SpanHead, SpanOutputs, TagHead
+from clinprompt.heads import PairHead, SpanGold, SpanHead, SpanOutputs, TagHead, ValueHead
 from clinprompt.prompts import DeepPrompt, InputPrompt, trainable_share
 
 STRATEGIES = ("finetune", "hard", "soft", "soft-frozen")
 PROMPT_MODES = ("deep", "input")
+VALUE_LOSS_WEIGHT = 1.0
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,7 @@ class ExtractionModel(nn.Module):
         n_prompt_types: int,
         n_bio_labels: int,
         n_relation_types: int,
+        n_values: int = 0,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -89,6 +96,7 @@ class ExtractionModel(nn.Module):
                 max_span_width=settings.max_span_width,
                 positive_weight=settings.positive_weight,
             )
+        self.value_head = ValueHead(hidden, n_values) if n_values else None
         self.prompt: nn.Module | None = None
         if settings.soft and settings.prompt_mode == "deep":
             self.prompt = DeepPrompt(
@@ -115,13 +123,21 @@ class ExtractionModel(nn.Module):
             prompt_embeds=prompt_embeds,
         )
 
-    def forward_spans(self, batch: dict[str, Tensor], gold: SpanGold | None = None) -> SpanOutputs:
-        """MRC outputs; candidates come from gold too when `gold` is given (training)."""
-        return self.span_head(self.encode(batch), batch["context_mask"], gold)
+    def forward_spans(
+        self, batch: dict[str, Tensor], gold: SpanGold | None = None, threshold: float = 0.0
+    ) -> SpanOutputs:
+        """MRC outputs; candidates come from gold too when `gold` is given (training), and
+        from start/end logits above `threshold`."""
+        return self.span_head(self.encode(batch), batch["context_mask"], gold, threshold)
 
-    def forward_tags(self, batch: dict[str, Tensor]) -> Tensor:
-        """BIO logits `[B, L, labels]`."""
-        return self.tag_head(self.encode(batch))
+    def forward_tags(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+        """BIO logits `[B, L, labels]` and the hidden states they come from."""
+        hidden_states = self.encode(batch)
+        return self.tag_head(hidden_states), hidden_states
+
+    def forward_values(self, hidden_states: Tensor, spans: Tensor) -> Tensor:
+        """Value logits `[P, n_values]` of the `[P, 3]` (example, first, last) spans."""
+        return self.value_head(hidden_states, spans)
 
     def forward_pairs(self, batch: dict[str, Tensor]) -> Tensor:
         """Relation-type logits `[B, types + 1]` (0 = no relation)."""
@@ -130,32 +146,55 @@ class ExtractionModel(nn.Module):
     def loss(self, batch: dict[str, Tensor]) -> Tensor:
         """The training loss of a homogeneous batch (`kind`: span, bio or pair)."""
         kind = batch["kind"]
+        if kind == "pair":
+            return PairHead.loss(self.forward_pairs(batch), batch["label"])
         if kind == "span":
             gold = batch["span_gold"]
-            return self.span_head.loss(self.forward_spans(batch, gold), gold).total
-        if kind == "bio":
-            return TagHead.loss(self.forward_tags(batch), batch["labels"])
-        return PairHead.loss(self.forward_pairs(batch), batch["label"])
+            outputs = self.forward_spans(batch, gold)
+            loss, hidden_states = self.span_head.loss(outputs, gold).total, outputs.hidden_states
+        else:
+            logits, hidden_states = self.forward_tags(batch)
+            loss = TagHead.loss(logits, batch["labels"])
+        if self.value_head is not None and "value_gold" in batch:
+            gold_values = batch["value_gold"]
+            logits = self.forward_values(hidden_states, gold_values[:, :3])
+            loss = loss + VALUE_LOSS_WEIGHT * ValueHead.loss(logits, gold_values[:, 3])
+        return loss
 
     def parameter_groups(
-        self, lr_encoder: float, lr_prompt: float, lr_head: float
+        self, lr_encoder: float, lr_prompt: float, lr_head: float, weight_decay: float
     ) -> list[dict[str, object]]:
-        """AdamW groups: pretrained encoder, prompts (and marker embeddings), heads."""
-        groups: dict[str, list[nn.Parameter]] = {"encoder": [], "prompt": [], "head": []}
+        """AdamW groups, each with its own learning rate and weight decay: pretrained encoder,
+        prompts (and marker embeddings), heads, each split into `name` (decayed) and
+        `name/no_decay`.
+
+        Biases and LayerNorm weights (the only 1-D tensors) are not decayed, as in BERT's
+        recipe, nor is anything of the prompt group (prompt vectors, their reparameterisation,
+        marker embeddings): those make the model's input, which decay would pull to zero.
+        """
+        groups: dict[str, list[nn.Parameter]] = defaultdict(list)
         for name, parameter in self.named_parameters():
             if not parameter.requires_grad:
                 continue
             if name.startswith("prompt.") or "added_embeddings" in name:
-                groups["prompt"].append(parameter)
+                group = "prompt"
             elif name.startswith("encoder."):
-                groups["encoder"].append(parameter)
+                group = "encoder"
             else:
-                groups["head"].append(parameter)
+                group = "head"
+            decayed = group != "prompt" and parameter.ndim > 1
+            groups[group if decayed else f"{group}/no_decay"].append(parameter)
         rates = {"encoder": lr_encoder, "prompt": lr_prompt, "head": lr_head}
         return [
-            {"name": name, "params": params, "lr": rates[name]}
-            for name, params in groups.items()
-            if params
+            {
+                "name": name,
+                "params": groups[name],
+                "lr": rates[name.split("/")[0]],
+                "weight_decay": 0.0 if name.endswith("/no_decay") else weight_decay,
+            }
+            for base in rates
+            for name in (base, f"{base}/no_decay")
+            if groups.get(name)
         ]
 
     def trainable(self) -> dict[str, float]:

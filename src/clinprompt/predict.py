@@ -4,32 +4,50 @@ In: a trained `ExtractionModel`, its tokenizer, the schema and a documents table
 `Document` per input document holding predicted concepts and relations. Concepts come from
 every window (BIO tags for `finetune`, one MRC query per window and concept type otherwise);
 relations are then asked from the *predicted* concepts: entity-marker pairs for `finetune`,
-one MRC query per (predicted trigger, relation type) otherwise. A relation answer becomes
-Arg1 of the relation: the predicted concept of an allowed type with the same span, or, when
-there is none, a new concept of the relation's first Arg1 type (so end-to-end relations may
-add concepts the concept queries missed).
+one MRC query per (predicted trigger, relation type) otherwise, decoded under the cell's
+thresholds per task (`SpanThresholds`, chosen on dev). A relation answer becomes Arg1 of the
+relation: the predicted concept of an allowed type with the same span, or, when there is
+none, a new concept of the relation's first Arg1 type, so end-to-end relations may add
+concepts the concept queries missed. Those carry a BRAT note (`AnnotatorNotes` with text
+`RELATION_ANSWER`), so that concept scores can be taken from the concept queries alone.
+A model with a value head (schemas with labeled arguments: SDoH) gives every predicted concept
+of a labeled type its value: the value head's probabilities are summed over every row (concept
+query, BIO window, relation answer) that proposed the concept's span, and the most probable of
+the values its type allows becomes the attribute the schema defines (`A1 StatusTimeVal T2
+past`), which the event scorer reads.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
-from collections.abc import Iterator
+from collections import Counter, defaultdict
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pandas as pd
 import torch
+from torch import Tensor
 
 from clinprompt.batching import bucketed_batches, collate, to_device
-from clinprompt.brat import Document, Entity, Relation, write_document
+from clinprompt.brat import (
+    RELATION_ANSWER,
+    Attribute,
+    Document,
+    Entity,
+    Note,
+    Relation,
+    write_document,
+)
 from clinprompt.decode import (
     SpanPrediction,
-    bio_decode,
+    SpanThresholds,
+    bio_decode_words,
+    char_span_to_fragments,
     decode_spans,
     predictions_to_entities,
     token_span_to_chars,
-    word_boundary_masks,
 )
+from clinprompt.events import ValueVocabulary
 from clinprompt.examples import (
     ExampleSettings,
     bio_examples,
@@ -38,8 +56,10 @@ from clinprompt.examples import (
     pair_examples,
     relation_examples,
 )
+from clinprompt.heads import SpanOutputs
 from clinprompt.models import ExtractionModel, autocast
 from clinprompt.schema import DatasetSchema
+from clinprompt.windows import word_boundary_masks
 
 log = logging.getLogger(__name__)
 
@@ -52,30 +72,118 @@ def _batches(
         yield frame.iloc[rows], to_device(collate(frame, kind, rows, pad_id), device)
 
 
-def _span_predictions(
-    model: ExtractionModel, frame: pd.DataFrame, texts: dict[str, str], batch_size: int, pad_id: int
-) -> Iterator[tuple[pd.Series, list[tuple[int, int, float]]]]:
-    """(row, accepted token spans) for every MRC row."""
-    width = model.settings.max_span_width
+def span_outputs(
+    model: ExtractionModel,
+    frame: pd.DataFrame,
+    texts: dict[str, str],
+    batch_size: int,
+    pad_id: int,
+    threshold: float = 0.0,
+) -> Iterator[tuple[pd.DataFrame, SpanOutputs, Tensor, Tensor]]:
+    """Per batch of MRC rows: the rows, the span head's outputs (candidates above
+    `threshold`) and the word-start and word-end masks of its tokens."""
     device = next(model.parameters()).device
     for part, batch in _batches(model, frame, batch_size, pad_id):
         with autocast(device):
-            out = model.forward_spans(batch)
-        masks = [
-            word_boundary_masks(texts[row.document], row.token_starts, row.token_ends)
-            for row in part.itertuples()
-        ]
+            out = model.forward_spans(batch, threshold=threshold)
         length = batch["input_ids"].shape[1]
         starts = torch.zeros(len(part), length, dtype=torch.bool)
         ends = torch.zeros_like(starts)
-        for b, (s, e) in enumerate(masks):
+        for b, row in enumerate(part.itertuples()):
+            s, e = word_boundary_masks(texts[row.document], row.token_starts, row.token_ends)
             starts[b, : len(s)] = torch.as_tensor(s)
             ends[b, : len(e)] = torch.as_tensor(e)
-        spans = decode_spans(
-            out.start_logits, out.end_logits, out.pairs, out.match_logits,
-            out.context_mask, starts, ends, width,
-        )  # fmt: skip
-        yield from zip((row for _, row in part.iterrows()), spans, strict=True)
+        yield part, out, starts, ends
+
+
+def decode_outputs(
+    out: SpanOutputs,
+    starts: Tensor,
+    ends: Tensor,
+    width: int,
+    thresholds: SpanThresholds,
+    counts: Counter[str] | None = None,
+) -> list[list[tuple[int, int, float]]]:
+    """`decode_spans` of one batch of `span_outputs` under `thresholds`."""
+    return decode_spans(
+        out.start_logits, out.end_logits, out.pairs, out.match_logits, out.context_mask,
+        starts, ends, width, start_threshold=thresholds.start, end_threshold=thresholds.end,
+        match_threshold=thresholds.match, counts=counts,
+    )  # fmt: skip
+
+
+def value_probabilities(
+    model: ExtractionModel, hidden_states: Tensor, spans: list[list[tuple]]
+) -> list[Sequence[Tensor | None]]:
+    """Per row of a batch, the value head's probabilities (one `[values]` vector per span) of
+    its token spans `(i, j, ...)`; None for each span when the model has no value head."""
+    if model.value_head is None:
+        return [[None] * len(found) for found in spans]
+    rows = [(b, i, j) for b, found in enumerate(spans) for i, j, *_ in found]
+    index = torch.tensor(rows, dtype=torch.long, device=hidden_states.device).reshape(-1, 3)
+    with autocast(hidden_states.device):
+        logits = model.forward_values(hidden_states, index)
+    return list(logits.float().softmax(-1).cpu().split([len(found) for found in spans]))
+
+
+def _span_predictions(
+    model: ExtractionModel,
+    frame: pd.DataFrame,
+    texts: dict[str, str],
+    batch_size: int,
+    pad_id: int,
+    counts: Counter[str],
+    thresholds: SpanThresholds,
+) -> Iterator[tuple[pd.Series, list[tuple[int, int, float]], Sequence[Tensor | None]]]:
+    """(row, accepted token spans, their value probabilities) for every MRC row; `counts` adds
+    the bridges dropped and the rows asked and answered per task."""
+    width = model.settings.max_span_width
+    outputs = span_outputs(model, frame, texts, batch_size, pad_id, thresholds.candidates)
+    for part, out, starts, ends in outputs:
+        spans = decode_outputs(out, starts, ends, width, thresholds, counts)
+        values = value_probabilities(model, out.hidden_states, spans)
+        for (_, row), found, found_values in zip(part.iterrows(), spans, values, strict=True):
+            counts[f"{row.task}_rows"] += 1
+            counts[f"{row.task}_rows_answered"] += bool(found)
+            yield row, found, found_values
+
+
+class _ValueVotes:
+    """The value head's probabilities summed per document and predicted span of a labeled
+    type, and the value attributes they give the entities with those spans."""
+
+    def __init__(self, vocabulary: ValueVocabulary, texts: dict[str, str]) -> None:
+        self.vocabulary, self.texts = vocabulary, texts
+        self.votes: dict[str, dict[tuple[str, int, int], Tensor]] = defaultdict(dict)
+
+    def add(
+        self, document: str, entity_type: str, start: int, end: int, probabilities: Tensor | None
+    ) -> None:
+        """Add one row's probabilities for a span (keyed as its entity will be: trimmed)."""
+        if probabilities is None or entity_type not in self.vocabulary.allowed:
+            return
+        fragments = char_span_to_fragments(self.texts[document], start, end)
+        if not fragments:
+            return
+        key = (entity_type, fragments[0][0], fragments[-1][1])
+        votes = self.votes[document]
+        votes[key] = votes[key] + probabilities if key in votes else probabilities
+
+    def attributes(self, document: str, entities: list[Entity]) -> list[Attribute]:
+        """`A<n>` value attributes of the entities that got votes: the best allowed value."""
+        votes = self.votes.get(document, {})
+        found: list[Attribute] = []
+        for entity in entities:
+            summed = votes.get((entity.type, entity.start, entity.end))
+            if summed is None:
+                continue
+            allowed = self.vocabulary.allowed[entity.type]
+            best = allowed[int(summed[list(allowed)].argmax())]
+            found.append(Attribute(
+                f"A{len(found) + 1}", self.vocabulary.attributes[entity.type], entity.id,
+                self.vocabulary.names[best],
+            ))  # fmt: skip
+        return found
 
 
 def _entity_table(documents: pd.DataFrame, entities: dict[str, list[Entity]]) -> pd.DataFrame:
@@ -103,8 +211,34 @@ def _pair_labels(schema: DatasetSchema, arg1_type: str, arg2_type: str) -> list[
     ]
 
 
+def pair_logits(
+    model: ExtractionModel, frame: pd.DataFrame, entities: pd.DataFrame, schema: DatasetSchema,
+    batch_size: int, pad_id: int,
+) -> Iterator[tuple[pd.DataFrame, Tensor]]:  # fmt: skip
+    """Per batch of pair rows: the rows and their label logits on the CPU (0 = no relation),
+    -inf for the relation types the two arguments' types do not allow."""
+    entity_type = entities.set_index(["document", "entity_id"])["type"].to_dict()
+    device = next(model.parameters()).device
+    for part, batch in _batches(model, frame, batch_size, pad_id):
+        allowed = torch.tensor([
+            _pair_labels(schema, entity_type[row.document, row.arg1_id],
+                         entity_type[row.document, row.arg2_id])
+            for row in part.itertuples()
+        ])  # fmt: skip
+        with autocast(device):
+            logits = model.forward_pairs(batch)
+        yield part, logits.float().cpu().masked_fill(~allowed, -torch.inf)
+
+
 class Predictor:
-    """Runs one trained model over documents, concepts first, then relations from them."""
+    """Runs one trained model over documents, concepts first, then relations from them.
+
+    `counts` holds the last `predict` call's decoding counts: `spans_dropped` (MRC bridges,
+    see `decode_spans`) and the rows asked and answered per task. MRC rows decode under
+    `thresholds` (per task), entity-marker pairs add `none_bias` to the no-relation logit (both
+    chosen on dev, see `thresholds`). Concepts of labeled types get the value head's values
+    (see the module docstring).
+    """
 
     def __init__(
         self,
@@ -113,17 +247,26 @@ class Predictor:
         schema: DatasetSchema,
         settings: ExampleSettings,
         batch_size: int = 32,
+        thresholds: dict[str, SpanThresholds] | None = None,
+        none_bias: float = 0.0,
     ) -> None:
         self.model, self.tokenizer, self.schema = model, tokenizer, schema
         self.settings, self.batch_size = settings, batch_size
         self.pad_id = tokenizer.pad_token_id
+        self.thresholds = thresholds or {}
+        self.none_bias = none_bias
+        self.counts: Counter[str] = Counter(spans_dropped=0)
+        self.vocabulary = ValueVocabulary.of(schema)
 
     @torch.inference_mode()
     def predict(self, documents: pd.DataFrame, relations: bool = True) -> dict[str, Document]:
         """Predicted documents keyed by `document`; concepts only when `relations` is false
         (an untrained MRC model marks spans everywhere, and every one would be a trigger)."""
         self.model.eval()
+        self.counts = Counter(spans_dropped=0)
+        self._from_relations: dict[str, list[str]] = defaultdict(list)
         texts = dict(zip(documents["document"], documents["text"], strict=True))
+        self._votes = _ValueVotes(self.vocabulary, texts)
         if self.model.settings.strategy == "finetune":
             entities = self._tagged_concepts(documents, texts)
         else:
@@ -135,9 +278,13 @@ class Predictor:
             pairs = self._paired_relations(documents, table)
         else:
             pairs = self._queried_relations(documents, texts, table, entities)
+        from_relations = self._from_relations
         return {
             key: Document(key.rsplit("/", 1)[-1], texts[key], entities.get(key, []),
-                          pairs.get(key, []))
+                          pairs.get(key, []), notes=[
+                              Note(f"#{n}", "AnnotatorNotes", entity_id, RELATION_ANSWER)
+                              for n, entity_id in enumerate(from_relations.get(key, []), 1)
+                          ], attributes=self._votes.attributes(key, entities.get(key, [])))
             for key in documents["document"]
         }  # fmt: skip
 
@@ -146,10 +293,14 @@ class Predictor:
     ) -> dict[str, list[Entity]]:
         frame, _ = concept_examples(documents, self.schema, self.tokenizer, self.settings)
         found: dict[str, list[SpanPrediction]] = defaultdict(list)
-        for row, spans in _span_predictions(self.model, frame, texts, self.batch_size, self.pad_id):
-            for i, j, score in spans:
+        for row, spans, values in _span_predictions(
+            self.model, frame, texts, self.batch_size, self.pad_id, self.counts,
+            self.thresholds.get("concept", SpanThresholds()),
+        ):  # fmt: skip
+            for (i, j, score), value in zip(spans, values, strict=True):
                 start, end = token_span_to_chars(i, j, row.token_starts, row.token_ends)
                 found[row.document].append(SpanPrediction(row.query_type, start, end, score))
+                self._votes.add(row.document, row.query_type, start, end, value)
         return {key: predictions_to_entities(texts[key], found[key]) for key in found}
 
     def _tagged_concepts(
@@ -161,13 +312,21 @@ class Predictor:
         device = next(self.model.parameters()).device
         for part, batch in _batches(self.model, frame, self.batch_size, self.pad_id):
             with autocast(device):
-                labels = self.model.forward_tags(batch).argmax(-1).cpu()
-            for b, row in enumerate(part.itertuples()):
-                starts, ends = list(row.token_starts), list(row.token_ends)
-                ids = [int(x) if s >= 0 else -100 for x, s in zip(labels[b], starts, strict=False)]
-                for i, j, kind in bio_decode(ids, names):
-                    start, end = token_span_to_chars(i, j, starts, ends)
+                logits, hidden_states = self.model.forward_tags(batch)
+            labels = logits.argmax(-1).cpu()
+            spans = [
+                bio_decode_words(
+                    labels[b, : len(row.token_starts)].tolist(), texts[row.document],
+                    list(row.token_starts), list(row.token_ends), names,
+                )
+                for b, row in enumerate(part.itertuples())
+            ]  # fmt: skip
+            values = value_probabilities(self.model, hidden_states, spans)
+            for row, row_spans, row_values in zip(part.itertuples(), spans, values, strict=True):
+                for (i, j, kind), value in zip(row_spans, row_values, strict=True):
+                    start, end = token_span_to_chars(i, j, row.token_starts, row.token_ends)
                     found[row.document].append(SpanPrediction(kind, start, end, 1.0))
+                    self._votes.add(row.document, kind, start, end, value)
         return {key: predictions_to_entities(texts[key], found[key]) for key in found}
 
     def _paired_relations(
@@ -178,18 +337,10 @@ class Predictor:
             return relations
         frame, _ = pair_examples(documents, table, self.schema, self.tokenizer, self.settings)
         types = self.schema.relation_types
-        entity_type = table.set_index(["document", "entity_id"])["type"].to_dict()
-        device = next(self.model.parameters()).device
-        for part, batch in _batches(self.model, frame, self.batch_size, self.pad_id):
-            allowed = torch.tensor([
-                _pair_labels(self.schema, entity_type[row.document, row.arg1_id],
-                             entity_type[row.document, row.arg2_id])
-                for row in part.itertuples()
-            ], device=device)  # fmt: skip
-            with autocast(device):
-                logits = self.model.forward_pairs(batch)
-            labels = logits.float().masked_fill(~allowed, -torch.inf).argmax(-1).cpu().tolist()
-            for label, row in zip(labels, part.itertuples(), strict=True):
+        scored = pair_logits(self.model, frame, table, self.schema, self.batch_size, self.pad_id)
+        for part, logits in scored:
+            logits[:, 0] += self.none_bias
+            for label, row in zip(logits.argmax(-1).tolist(), part.itertuples(), strict=True):
                 if label:
                     found = relations[row.document]
                     found.append(
@@ -209,13 +360,27 @@ class Predictor:
             return relations
         frame, _ = relation_examples(documents, table, self.schema, self.tokenizer, self.settings)
         seen: set[tuple[str, str, str, str]] = set()
-        rows = _span_predictions(self.model, frame, texts, self.batch_size, self.pad_id)
-        for row, spans in rows:
+        rows = _span_predictions(
+            self.model,
+            frame,
+            texts,
+            self.batch_size,
+            self.pad_id,
+            self.counts,
+            self.thresholds.get("relation", SpanThresholds()),
+        )
+        for row, spans, values in rows:
             spec = self.schema.relations[row.query_type]
             doc_entities = entities.setdefault(row.document, [])
-            for i, j, _ in spans:
+            for (i, j, _), value in zip(spans, values, strict=True):
                 start, end = token_span_to_chars(i, j, row.token_starts, row.token_ends)
+                known = len(doc_entities)
                 arg1 = _argument(texts[row.document], doc_entities, spec.arg1, start, end)
+                if len(doc_entities) > known:
+                    self._from_relations[row.document].append(arg1)
+                if arg1 is not None:
+                    arg1_type = next(e.type for e in doc_entities if e.id == arg1)
+                    self._votes.add(row.document, arg1_type, start, end, value)
                 key = (row.document, row.query_type, arg1, row.trigger_id)
                 if arg1 is not None and key not in seen and arg1 != row.trigger_id:
                     seen.add(key)

@@ -103,6 +103,30 @@ class ModelSpec:
 OVERRIDABLE = [f.name for f in fields(ModelSpec) if f.name not in ("name", "path")]
 
 
+@dataclass(frozen=True)
+class StrategyBudget:
+    """How a strategy's training budget departs from the `training` block's.
+
+    A frozen encoder moves only prompts and heads: it needs more epochs and larger prompt and
+    head learning rates than a trained one to converge (the study trains its frozen models
+    longer). Factors multiply the `training` values (or the model's size defaults);
+    `training.strategies.<strategy>` in the config sets absolute values instead.
+    """
+
+    epochs_factor: float = 1.0
+    lr_prompt_factor: float = 1.0
+    lr_head_factor: float = 1.0
+    patience: int | None = 3
+
+
+STRATEGY_BUDGETS = {
+    "finetune": StrategyBudget(),
+    "hard": StrategyBudget(),
+    "soft": StrategyBudget(),
+    "soft-frozen": StrategyBudget(epochs_factor=3.0, lr_head_factor=3.0, patience=5),
+}
+
+
 def job_gpus(spec: ModelSpec, strategy: str) -> int:
     """GPUs a training job asks for: the registry's count, but one for a frozen encoder whose
     bf16 weights fill at most half of one GPU (frozen weights carry no gradients or moments)."""

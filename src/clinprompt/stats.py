@@ -1,8 +1,11 @@
-"""Corpus statistics: counts only, never note text.
+"""Corpus statistics: counts and scores only, never note text.
 
 In: BRAT `Document`s (for `clinprompt brat stats`) or the corpus tables.
 Out: counts of documents and of annotations per entity, relation, event and attribute type,
-as plain text for the terminal or as an HTML table for the report.
+as plain text for the terminal or as an HTML table for the report; and how far string memory
+gets on the test split (`dictionary_baseline`): per training and test institution, the share
+of distinct test mention strings that occur among the training mentions, and the strict micro
+concept F1 of the dictionary baseline (`clinprompt.baseline`, scored by `clinprompt.score`).
 """
 
 from __future__ import annotations
@@ -15,8 +18,13 @@ from pathlib import Path
 import pandas as pd
 
 from clinprompt.atomic import atomic_write_text
+from clinprompt.baseline import dictionary_predictions, mention_dictionary
 from clinprompt.brat import Document
-from clinprompt.corpus import CorpusTables
+from clinprompt.corpus import CorpusTables, table_documents
+from clinprompt.score import DocumentPair, evaluate, metrics
+
+BASELINE_COLUMNS = ("train_institution", "test_institution", "test_strings", "seen_share",
+                    "dictionary_f1")  # fmt: skip
 
 
 @dataclass
@@ -92,9 +100,57 @@ def _count_block(
     return block.astype("int64")
 
 
-def statistics_html(table: pd.DataFrame, title: str) -> str:
-    """A self-contained HTML page with the statistics table."""
+def dictionary_baseline(
+    tables: CorpusTables, training_splits: tuple[str, ...] = ("train",)
+) -> pd.DataFrame:
+    """`BASELINE_COLUMNS` for every (training institution, test institution) pair.
+
+    The dictionary holds the mentions of the institution's documents in `training_splits`;
+    `test_strings` counts the distinct test mention strings (the dictionary's keys: lower-cased,
+    whitespace-normalised), `seen_share` is the share of them in the dictionary and
+    `dictionary_f1` the baseline's strict micro concept F1 on that institution's test split.
+    """
+    entities, docs = tables.entities, tables.documents
+    types = tuple(sorted(set(entities["type"])))
+    training = entities[entities["split"].isin(training_splits)]
+    tests = {}
+    for institution in sorted(set(docs.loc[docs["split"] == "test", "institution"])):
+        test = docs[(docs["split"] == "test") & (docs["institution"] == institution)]
+        mentions = entities[entities["document"].isin(test["document"])]
+        tests[institution] = (test, table_documents(tables, list(test["document"])),
+                              mention_dictionary(mentions, types))  # fmt: skip
+    rows = []
+    train_institutions = docs.loc[docs["split"].isin(training_splits), "institution"]
+    for train_institution in sorted(set(train_institutions)):
+        dictionary = mention_dictionary(
+            training[training["institution"] == train_institution], types
+        )
+        for test_institution, (test, gold, strings) in tests.items():
+            predicted = dictionary_predictions(dictionary, test)
+            pairs = [DocumentPair(key, gold[key], predicted[key], key, key) for key in sorted(gold)]
+            f1 = metrics(evaluate(pairs).table("entities", "strict").micro)["f1"]
+            seen = len(strings.keys() & dictionary.keys()) / len(strings) if strings else 0.0
+            rows.append((train_institution, test_institution, len(strings), seen, f1))
+    return pd.DataFrame(rows, columns=list(BASELINE_COLUMNS))
+
+
+def format_baseline(baseline: pd.DataFrame) -> str:
+    """The baseline table as tab-separated lines for the terminal (shares to 3 decimals)."""
+    lines = ["\t".join(BASELINE_COLUMNS)]
+    for row in baseline.itertuples(index=False):
+        train, test, strings, seen, f1 = row
+        lines.append(f"{train}\t{test}\t{strings}\t{seen:.3f}\t{f1:.3f}")
+    return "\n".join(lines)
+
+
+def statistics_html(table: pd.DataFrame, title: str, baseline: pd.DataFrame | None = None) -> str:
+    """A self-contained HTML page with the statistics table and, when given, the baseline."""
     body = table.to_html(border=0, classes="corpus-stats")
+    if baseline is not None and not baseline.empty:
+        body += (
+            "<h3>Dictionary baseline: training mention strings looked up in the test notes</h3>"
+            + baseline.to_html(border=0, classes="corpus-stats", index=False, float_format="%.3f")
+        )
     style = (
         "body{font-family:sans-serif;margin:1em}table{border-collapse:collapse}"
         "th,td{padding:2px 8px;text-align:right}tr:nth-child(even){background:#f3f3f3}"
@@ -107,7 +163,9 @@ def statistics_html(table: pd.DataFrame, title: str) -> str:
 
 
 def write_statistics(tables_dir: Path, out_html: Path, title: str) -> pd.DataFrame:
-    """Read the corpus tables, write the statistics page atomically, return the table."""
-    table = corpus_statistics(CorpusTables.read(tables_dir))
-    atomic_write_text(out_html, statistics_html(table, title))
+    """Read the corpus tables, write the statistics page (counts, then the dictionary baseline
+    of the train split) atomically, return the counts table."""
+    tables = CorpusTables.read(tables_dir)
+    table = corpus_statistics(tables)
+    atomic_write_text(out_html, statistics_html(table, title, dictionary_baseline(tables)))
     return table

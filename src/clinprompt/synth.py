@@ -4,7 +4,10 @@ In: a corpus kind (`drug_ade` for the n2c2-2018 schema, `sdoh` for n2c2-2022-sdo
 the number of documents per split (per institution) and the institutions. Out:
 `OUT/{split}/{institution}/NAME.txt|.ann` files and a summary of counts. Each document draws
 from its own `random.Random` seeded by (kind, seed, split, institution, index), so the same
-arguments always give byte-identical files. The notes themselves come from
+arguments always give byte-identical files, and from the `Vocabulary` of its split: train and
+dev notes use only the training part of every lexicon, test notes about half held-out
+vocabulary (unseen drugs, strengths, conditions, substances, jobs, ...), so a dictionary of
+training mentions cannot solve the test split. The notes themselves come from
 `synth_drug_ade` (discharge summaries) and `synth_sdoh` (MIMIC- and UW-style social
 histories); their headers hold fake identifiers from `CANARY_IDENTIFIERS`.
 """
@@ -20,7 +23,7 @@ from pathlib import Path
 from clinprompt.brat import Document, write_document
 from clinprompt.errors import ConfigError
 from clinprompt.synth_drug_ade import drug_ade_note
-from clinprompt.synth_note import CANARY_IDENTIFIERS
+from clinprompt.synth_note import CANARY_IDENTIFIERS, Vocabulary
 from clinprompt.synth_sdoh import mimic_social_history, uw_social_history
 
 __all__ = [
@@ -43,7 +46,7 @@ class SyntheticKind:
 
     schema: str
     default_documents: dict[str, int]
-    notes: dict[str, Callable[[random.Random, str], Document]]
+    notes: dict[str, Callable[[random.Random, str, Vocabulary], Document]]
 
 
 KINDS = {
@@ -83,9 +86,11 @@ def _write_part(
             if path.suffix in (".txt", ".ann") and path.is_file():
                 path.unlink()
     totals = {"documents": count, "entities": 0, "relations": 0, "events": 0, "attributes": 0}
+    vocabulary = Vocabulary.for_split(split)
     for index in range(count):
         rng = random.Random(f"{kind}/{seed}/{split}/{institution}/{index}")
-        doc = KINDS[kind].notes[institution](rng, f"{split}-{institution.lower()}-{index:04d}")
+        doc_id = f"{split}-{institution.lower()}-{index:04d}"
+        doc = KINDS[kind].notes[institution](rng, doc_id, vocabulary)
         write_document(doc, folder)
         for key in ("entities", "relations", "events", "attributes"):
             totals[key] += len(getattr(doc, key))

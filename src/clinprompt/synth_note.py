@@ -8,14 +8,24 @@ continues the last entity of the same type and groups (a discontinuous mention);
 newline inside a mention splits it into fragments (BRAT cannot span a line).
 Out: a `brat.Document` whose entity text fields are read from the final text; a
 corpus-specific linker turns each group into relations or an event.
+
+Every lexicon the notes draw from is split into a training part and a held-out part by a
+stable hash of each entry's text (`held_out`), so one string falls on the same side in every
+table that lists it. A `Vocabulary` says which parts a note may use: training notes (train and
+dev, as dev is carved from train later) only the training part; test notes draw about
+`HELD_OUT_SHARE` of their choices from the held-out part, so a test note holds mentions that
+no training note has. The commonest wordings (`CORE_VOCABULARY`) are never held out.
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
+from typing import TypeVar
 
 from clinprompt.brat import Attribute, Document, Entity, Event, Relation
 
@@ -34,6 +44,21 @@ CANARY_NAMES = (
 CANARY_RECORD_NUMBERS = ("8675309-CP", "4417702-CP", "9023318-CP", "5550147-CP", "7781264-CP")
 CANARY_DATES = ("2187-03-14", "2191-11-02", "2178-06-27", "2203-01-09")
 CANARY_IDENTIFIERS: tuple[str, ...] = CANARY_NAMES + CANARY_RECORD_NUMBERS + CANARY_DATES
+
+# Share of a test note's vocabulary choices drawn from the held-out part of a lexicon.
+HELD_OUT_SHARE = 0.5
+# The commonest wordings, which any real training set holds: never held out. The SDoH ones
+# are each institution's own (MIMIC abbreviations, UW's EHR field names and values).
+CORE_VOCABULARY = frozenset(
+    {"po", "iv", "sc", "daily", "bid", "tablet", "capsule", "by mouth", "one (1)", "daily (daily)"}
+    | {"denies", "quit", "former", "never", "current", "h/o", "tob", "etoh", "smoker", "ivdu"}
+    | {"smokes", "drinks", "lives", "works", "retired", "homeless"}
+    | {"smoking status", "former smoker", "never smoker", "current every day smoker", "yes", "no"}
+    | {"alcohol use", "drug use", "not currently", "employment status", "occupation"}
+    | {"living situation", "smokeless tobacco", "never used", "cigarettes", "marijuana"}
+)
+
+T = TypeVar("T")
 
 # `[` opens a mention; `|label]` closes the innermost open one.
 _MARKUP_TOKEN = re.compile(r"\[|\|([^\]|]+)\]")
@@ -58,6 +83,67 @@ def draw_header(rng: random.Random) -> Header:
     """Identifiers for one note header."""
     patient, clinician = rng.sample(CANARY_NAMES, 2)
     return Header(patient, rng.choice(CANARY_RECORD_NUMBERS), rng.choice(CANARY_DATES), clinician)
+
+
+@cache
+def held_out(entry: str) -> bool:
+    """Whether a lexicon entry belongs to the held-out part: a stable hash of its lower-cased,
+    whitespace-normalised text (the dictionary baseline's key), except for `CORE_VOCABULARY`."""
+    key = " ".join(entry.lower().split())
+    return key not in CORE_VOCABULARY and hashlib.sha256(key.encode()).digest()[0] % 2 == 1
+
+
+@cache
+def _parts(
+    options: tuple[T, ...], held: Callable[[T], bool]
+) -> tuple[tuple[T, ...], tuple[T, ...]]:
+    """The training and the held-out options of a lexicon."""
+    return tuple(o for o in options if not held(o)), tuple(o for o in options if held(o))
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The lexicon parts a note draws from: training only, or (test notes) both.
+
+    `held` tells an option's part; it defaults to `held_out` of the option's text, and an
+    option made of several lexicon entries (a medication) passes its own test. A test note
+    draws from the held-out part with probability `HELD_OUT_SHARE` (when the lexicon has
+    one); every other draw comes from the training part.
+    """
+
+    test: bool = False
+
+    @classmethod
+    def for_split(cls, split: str) -> Vocabulary:
+        """Test notes draw from both parts; train and dev notes from the training part only."""
+        return cls(test=split == "test")
+
+    def usable(self, options: Sequence[T], held: Callable[[T], bool] = held_out) -> list[T]:
+        """The options this note may use at all: every one in a test note."""
+        return list(options) if self.test else list(_parts(tuple(options), held)[0])
+
+    def choice(
+        self, rng: random.Random, options: Sequence[T], held: Callable[[T], bool] = held_out
+    ) -> T:
+        """One option."""
+        return self.sample(rng, options, 1, held)[0]
+
+    def sample(
+        self, rng: random.Random, options: Sequence[T], k: int, held: Callable[[T], bool] = held_out
+    ) -> list[T]:
+        """`k` distinct options."""
+        training, unseen = (list(part) for part in _parts(tuple(options), held))
+        chosen = []
+        for _ in range(k):
+            test_draw = self.test and unseen and (not training or rng.random() < HELD_OUT_SHARE)
+            pool = unseen if test_draw else training
+            if not pool:
+                raise ValueError(f"no training entry left among {list(options)}")
+            chosen.append(pool.pop(rng.randrange(len(pool))))
+        return chosen
+
+
+TRAINING = Vocabulary()
 
 
 def line_fragments(text: str, start: int) -> tuple[tuple[int, int], ...]:

@@ -1,13 +1,15 @@
 """The training loop of one cell: examples in, the best model on dev out.
 
-In: an `ExtractionModel`, the training example table and a dev scorer (a function from the
-model to dev metrics). Out: the model holding its best-on-dev weights, a `TrainResult`, a
-JSON-lines log (one line per epoch) and checkpoints. The loop is plain: AdamW with one
-learning rate per parameter group (encoder, prompts, heads), linear warm-up then linear decay,
-gradient clipping and accumulation, bf16 autocast on GPU (fp32 on CPU), length-bucketed
-batches whose order depends on the seed and epoch only. A checkpoint is written after every
-epoch and when SIGTERM arrives (SLURM preemption) — the run then stops with `Preempted` — and a
-restarted run resumes from it, mid-epoch included, to the same final weights.
+In: an `ExtractionModel`, the training example table and a dev scorer (a function from the model
+to dev metrics). Out: the model holding its best-on-dev weights, a `TrainResult`, a JSON-lines
+log (one line per epoch) and checkpoints. The loop is plain: AdamW with one learning rate per
+parameter group (encoder, prompts, heads) and weight decay on the encoder's and heads' weight
+matrices only (`ExtractionModel.parameter_groups`), linear warm-up then linear decay, gradient
+clipping and accumulation, bf16 autocast on GPU (fp32 on CPU), length-bucketed batches whose
+order depends on the seed and epoch only. A checkpoint is written after every epoch and when
+SIGTERM arrives (SLURM preemption) — the run then stops with `Preempted` — and a restarted run
+resumes from it, mid-epoch included, to the same final weights (the CPU and CUDA random states
+travel with it, so dropout draws on as it would have).
 
 Under torchrun (see `distributed`) every rank computes the same batch list and trains on its
 shard of each batch, so N processes take the optimiser steps of one (batch_size is the global
@@ -176,10 +178,10 @@ class Trainer:
             compile_layers(model)
         self.wrapped = wrap_for_training(model, self.world, self.sharded)
         self.device = next(model.parameters()).device
-        groups = model.parameter_groups(settings.lr_encoder, settings.lr_prompt, settings.lr_head)
-        self.optimizer = torch.optim.AdamW(
-            groups, weight_decay=settings.weight_decay, fused=self.device.type == "cuda"
+        groups = model.parameter_groups(
+            settings.lr_encoder, settings.lr_prompt, settings.lr_head, settings.weight_decay
         )
+        self.optimizer = torch.optim.AdamW(groups, fused=self.device.type == "cuda")
         steps_per_epoch = math.ceil(len(self._batches(0)) / max(1, settings.grad_accumulation))
         total = max(1, steps_per_epoch * settings.epochs)
         warmup = int(settings.warmup * total)
@@ -207,6 +209,7 @@ class Trainer:
             "optimizer": gather_full(self.optimizer.state_dict(), keep),
             "scheduler": self.scheduler.state_dict(),
             "rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
             "result": asdict(self.result),
             "best_state": self.best_state,
         }
@@ -222,6 +225,9 @@ class Trainer:
         self.optimizer.load_state_dict(shard_optimizer_state(state["optimizer"], self.optimizer))
         self.scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"])
+        # Checkpoints written before CUDA states were kept, or on a CPU, have none.
+        if state.get("cuda_rng") is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"][: torch.cuda.device_count()])
         self.result = TrainResult(**state["result"])
         if self.world.is_main or not self.sharded:
             self.best_state = state["best_state"]
@@ -260,6 +266,7 @@ class Trainer:
         started = time.perf_counter()
         loss_sum = torch.zeros((), device=self.device)
         tokens = 0
+        # The stderr of the moment: a workflow job's is its log file (`scripting.logging_to`).
         bar = tqdm(
             total=len(batches), initial=skip, desc=f"epoch {epoch + 1}/{settings.epochs}",
             file=sys.stderr, mininterval=10, leave=False, disable=not self.world.is_main,
@@ -320,6 +327,7 @@ class Trainer:
         loss = loss_total / self.world.size / max(1, n_batches) * self.settings.grad_accumulation
         line = {
             "epoch": epoch + 1,
+            "steps": self.scheduler.last_epoch,
             "loss": loss,
             **{f"dev_{k}": v for k, v in dev.items()},
             "tokens_per_second": tokens / seconds if seconds else 0.0,

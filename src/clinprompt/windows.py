@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from clinprompt.errors import ConfigError
 
@@ -209,3 +212,17 @@ def pack_windows(
 def context_windows(text: str, tokenizer, budget: int, stride: int) -> list[Window]:
     """Sentence-aware windows of at most `budget` context tokens over `text`."""
     return pack_windows(tokenize_document(text, tokenizer), sentence_spans(text), budget, stride)
+
+
+def inside_word(text: str, boundary: int) -> bool:
+    """Whether character offset `boundary` falls between two alphanumeric characters."""
+    return 0 < boundary < len(text) and text[boundary - 1].isalnum() and text[boundary].isalnum()
+
+
+def word_boundary_masks(
+    text: str, token_starts: Sequence[int], token_ends: Sequence[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean masks of the tokens that may start and end a span (context tokens only)."""
+    starts = np.array([s >= 0 and not inside_word(text, s) for s in token_starts], dtype=bool)
+    ends = np.array([e >= 0 and not inside_word(text, e) for e in token_ends], dtype=bool)
+    return starts, ends

@@ -9,14 +9,14 @@ rule grid_table:
     conda:
         "../../envs/core.yaml"
     params:
-        cells=GRID.to_dict("records"),
+        cells=STUDY_CELLS,
     script:
         "../scripts/grid_table.py"
 
 
 rule aggregate_metrics:
     input:
-        metrics=GRID_METRICS,
+        metrics=STUDY_METRICS,
         grid="results/tables/grid.parquet",
     output:
         "results/tables/metrics.parquet",
@@ -30,7 +30,7 @@ rule aggregate_metrics:
 
 rule paper_tables:
     input:
-        metrics=GRID_METRICS,
+        metrics=STUDY_METRICS,
         grid="results/tables/grid.parquet",
     output:
         **table_outputs(),

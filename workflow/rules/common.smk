@@ -3,6 +3,7 @@
 import re
 
 from clinprompt.aggregate import TABLES
+from clinprompt.baseline import DICTIONARY, NO_MODEL, dictionary_cells
 from clinprompt.cell import Cell
 from clinprompt.config import config_or_exit, dataset_parts
 from clinprompt.figures import FIGURES
@@ -53,10 +54,11 @@ def corpus_parts(wildcards):
 
 
 def final_outputs():
-    """The targets of the default rule - corpus statistics, every cell's metrics, aggregates."""
+    """The targets of the default rule - corpus statistics, every cell's metrics (the dictionary
+    baseline's too), aggregates."""
     return [
         *(f"results/corpora/{dataset}/statistics.html" for dataset in DATASETS),
-        *GRID_METRICS,
+        *STUDY_METRICS,
         *(f"{cell_folder(row)}/summary.html" for _, row in GRID.iterrows()),
         *aggregate_outputs(),
     ]
@@ -78,6 +80,12 @@ CELL_LOG = "{dataset}/{model}/{strategy}/p{plen}/k{shots}/{train_inst}/seed{seed
 MODELS = config_or_exit(model_registry, config.get("models"))
 GRID = config_or_exit(grid_frame, config, MODELS)
 GRID_METRICS = metrics_files(config, GRID)
+# The dictionary baseline: grid rows of its own (strategy `dictionary`, model `none`).
+BASELINE = dictionary_cells(config, GRID)
+STUDY_CELLS = [*GRID.to_dict("records"), *BASELINE.to_dict("records")]
+STUDY_METRICS = [*GRID_METRICS, *metrics_files(config, BASELINE)]
+DICTIONARY_LOG = f"{{dataset}}/{NO_MODEL}/{DICTIONARY}/p0/k{{shots}}/{{train_inst}}/seed{{seed}}"
+DICTIONARY_CELL = f"results/{DICTIONARY_LOG}"
 KEEP_CHECKPOINTS = config.get("grid", {}).get("keep_checkpoints", False)
 
 
@@ -148,6 +156,19 @@ def cell_of(wildcards):
         wildcards.train_inst,
         int(wildcards.seed),
     )
+
+
+def dictionary_cell(wildcards):
+    """The dictionary baseline's cell named by a rule's wildcards (as in its metrics JSON)."""
+    return {
+        "dataset": wildcards.dataset,
+        "model": NO_MODEL,
+        "strategy": DICTIONARY,
+        "prompt_length": 0,
+        "shots": wildcards.shots if wildcards.shots == "all" else int(wildcards.shots),
+        "train_institution": wildcards.train_inst,
+        "seed": int(wildcards.seed),
+    }
 
 
 def dataset_schema(wildcards):

@@ -1,4 +1,5 @@
-"""Score stage: each cell's predictions of one test institution against the gold corpus."""
+"""Score stage: each cell's predictions of one test institution against the gold corpus, and
+the dictionary baseline (training mentions looked up in the test text), scored the same way."""
 
 
 rule score_cell:
@@ -17,6 +18,23 @@ rule score_cell:
         bootstrap=config["training"]["bootstrap"],
     script:
         "../scripts/score_cell.py"
+
+
+rule dictionary_baseline:
+    input:
+        tables=corpus_table_files(),
+    output:
+        f"{DICTIONARY_CELL}/metrics/{{test_inst}}.json",
+    log:
+        f"logs/score/{DICTIONARY_LOG}/{{test_inst}}.log",
+    conda:
+        "../../envs/core.yaml"
+    params:
+        cell=dictionary_cell,
+        schema=dataset_schema,
+        bootstrap=config["training"]["bootstrap"],
+    script:
+        "../scripts/dictionary_baseline.py"
 
 
 rule cell_summary:

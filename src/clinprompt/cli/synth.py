@@ -1,10 +1,18 @@
-"""`clinprompt synth KIND OUT_DIR`: write a synthetic BRAT corpus and print its counts."""
+"""`clinprompt synth KIND OUT_DIR`: write a synthetic BRAT corpus and print its counts.
+
+After the counts it prints how hard the test split is for string memory: per training and test
+institution, the share of distinct test mention strings seen among the training notes' (train
+and dev) mentions and the dictionary baseline's strict concept F1 (`stats.dictionary_baseline`).
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from clinprompt.corpus import CorpusPart, build_tables
+from clinprompt.schema import load_schema
+from clinprompt.stats import dictionary_baseline, format_baseline
 from clinprompt.synth import KINDS, SPLITS, write_synthetic_corpus
 
 COUNTS = ("documents", "entities", "relations", "events", "attributes")
@@ -27,10 +35,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_synth(args: argparse.Namespace) -> int:
-    """Write the corpus; print one line of counts per split and institution."""
+    """Write the corpus; print one line of counts per split and institution, then the
+    dictionary baseline (when there are training and test notes)."""
     documents = {s: n for s in SPLITS if (n := getattr(args, s)) is not None}
     summary = write_synthetic_corpus(args.kind, args.out_dir, args.seed, documents)
     print("\t".join(("split", "institution", *COUNTS)))
     for part in summary["parts"]:
         print("\t".join([part["split"], part["institution"], *(str(part[c]) for c in COUNTS)]))
+    parts = [
+        CorpusPart(
+            part["split"], part["institution"], args.out_dir / part["split"] / part["institution"]
+        )
+        for part in summary["parts"]
+    ]
+    if parts:
+        tables, _ = build_tables(parts, load_schema(summary["schema"]))
+        baseline = dictionary_baseline(tables, training_splits=("train", "dev"))
+        if not baseline.empty:
+            print("\n" + format_baseline(baseline))
     return 0

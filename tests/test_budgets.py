@@ -1,0 +1,31 @@
+"""Each strategy gets its own training budget: registry defaults, overridable in the config."""
+
+from __future__ import annotations
+
+from clinprompt.cell import Cell, cell_setup
+from clinprompt.registry import STRATEGY_BUDGETS
+
+
+def settings_of(strategy: str, training: dict):
+    cell = Cell("drug_ade", "minilm", strategy, 0 if strategy in ("finetune", "hard") else 4,
+                "all", "MIMIC", 3)  # fmt: skip
+    return cell_setup({"training": training}, cell)[1].train
+
+
+def test_frozen_prompts_train_longer_with_larger_head_rates_by_default():
+    training = {"epochs": 4, "lr_head": 1e-3, "lr_prompt": 1e-2}
+    soft, frozen = settings_of("soft", training), settings_of("soft-frozen", training)
+    budget = STRATEGY_BUDGETS["soft-frozen"]
+    assert (soft.epochs, soft.lr_head, soft.lr_prompt) == (4, 1e-3, 1e-2)
+    assert frozen.epochs == round(4 * budget.epochs_factor) > soft.epochs
+    assert frozen.lr_head == 1e-3 * budget.lr_head_factor > soft.lr_head
+    assert frozen.patience == budget.patience and soft.patience == STRATEGY_BUDGETS["soft"].patience
+    assert frozen.seed == soft.seed == 3
+
+
+def test_config_sets_a_strategy_budget_absolutely():
+    training = {"epochs": 4, "patience": None, "strategies": {"soft-frozen": {"epochs": 7}}}
+    assert settings_of("soft-frozen", training).epochs == 7
+    assert settings_of("soft-frozen", training).patience is None  # the training block's
+    assert settings_of("hard", training).epochs == 4
+    assert settings_of("finetune", {"strategies": {"finetune": {"patience": 2}}}).patience == 2
