@@ -26,7 +26,7 @@ import torch.nn.functional as F
 import yaml
 
 from clinprompt import train as train_module
-from clinprompt.cell import Cell, CellSettings, predict_cell, train_cell
+from clinprompt.cell import Cell, CellSettings, calibrated_summary, predict_cell, train_cell
 from clinprompt.cli import main
 from clinprompt.distributed import (
     World,
@@ -147,6 +147,9 @@ def test_two_processes_take_the_steps_of_one(tables, one_process, tmp_path, para
     summary = run_in_processes(train_without_dropout, arguments, 2, "cpu")
     assert summary["epochs_run"] == 2
     assert len((tmp_path / "train_log.jsonl").read_text().splitlines()) == 2  # rank 0 alone
+    # As `train_cell` does after its ranks: sharded ranks leave the thresholds to best.pt.
+    assert bool(summary["thresholds"]) == (parameters is None)
+    assert calibrated_summary(*arguments)["thresholds"]
     one = json.loads((one_process / "train.json").read_text())
     assert summary["parameters"] == one["parameters"]  # counted whole, not per shard
     assert_close_runs(one_process, tmp_path, tables)

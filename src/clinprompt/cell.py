@@ -147,6 +147,15 @@ def build_model(
     return model.to(device), tokenizer
 
 
+def dev_thresholds(
+    cell: Cell, settings: CellSettings, schema: DatasetSchema, model: ExtractionModel, tokenizer,
+    dev: CorpusTables,
+) -> dict[str, dict]:  # fmt: skip
+    """The decision thresholds of a trained model, chosen on the dev documents `dev`."""
+    frame = build_examples(dev, schema, tokenizer, example_settings(cell, settings, False)).frame
+    return calibrate(model, frame, dev, schema, settings.eval_batch_size, tokenizer.pad_token_id)
+
+
 def trained_predictor(
     cell: Cell, spec: ModelSpec, schema: DatasetSchema, settings: CellSettings, folder: Path
 ) -> Predictor:
@@ -225,7 +234,9 @@ def train_cell(
         # Find or build the checkpoint once, here: ranks building tiny models would race.
         resolve_model_path(spec)
         arguments = (cell, tables_dir, schema_name, spec, settings, folder)
-        return run_in_processes(train_cell, arguments, processes, device.type)
+        run_in_processes(train_cell, arguments, processes, device.type)
+        # Sharded ranks end with their last weights: thresholds come from best.pt, here.
+        return calibrated_summary(cell, tables_dir, schema_name, spec, settings, folder)
     tables = CorpusTables.read(tables_dir)
     schema = load_schema(schema_name)
     documents = tables.documents
@@ -255,14 +266,10 @@ def train_cell(
     )
     started = time.perf_counter()
     result = trainer.run()
+    dev_tables = select_documents(tables, list(dev["document"]))
     thresholds = {}
     if not sharded:
-        dev_tables = select_documents(tables, list(dev["document"]))
-        dev_set = build_examples(
-            dev_tables, schema, tokenizer, example_settings(cell, settings, False)
-        )
-        thresholds = calibrate(model, dev_set.frame, dev_tables, schema, settings.eval_batch_size,
-                               tokenizer.pad_token_id)  # fmt: skip
+        thresholds = dev_thresholds(cell, settings, schema, model, tokenizer, dev_tables)
     summary = {
         "cell": asdict(cell),
         "train_documents": len(train_keys),
@@ -283,6 +290,27 @@ def train_cell(
     if world().is_main:
         atomic_save(trainer.best_state, folder / BEST)
         atomic_write_text(folder / "train.json", json.dumps(summary, indent=1) + "\n")
+    return summary
+
+
+def calibrated_summary(
+    cell: Cell, tables_dir: Path, schema_name: str, spec: ModelSpec, settings: CellSettings,
+    folder: Path,
+) -> dict:  # fmt: skip
+    """`train.json` with the thresholds chosen on dev from `best.pt` when training (sharded
+    over several processes) could not choose them; rewritten atomically."""
+    path = Path(folder) / "train.json"
+    summary = json.loads(path.read_text(encoding="utf-8"))
+    if summary.get("thresholds"):
+        return summary
+    tables, schema = CorpusTables.read(tables_dir), load_schema(schema_name)
+    model, tokenizer = build_model(cell, spec, schema, settings)
+    load_trained(model, Path(folder) / BEST)
+    docs = tables.documents
+    dev = docs[(docs["split"] == "dev") & (docs["institution"] == cell.train_institution)]
+    dev_tables = select_documents(tables, list(dev["document"]))
+    summary["thresholds"] = dev_thresholds(cell, settings, schema, model, tokenizer, dev_tables)
+    atomic_write_text(path, json.dumps(summary, indent=1) + "\n")
     return summary
 
 
