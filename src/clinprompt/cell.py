@@ -19,6 +19,7 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+import pandas as pd
 import torch
 
 from clinprompt.atomic import atomic_directory, atomic_write_text
@@ -147,6 +148,14 @@ def build_model(
     return model.to(device), tokenizer
 
 
+def dev_documents(documents: pd.DataFrame, institution: str) -> pd.DataFrame:
+    """The dev documents of the training institution, on which a cell selects and calibrates."""
+    dev = documents[(documents["split"] == "dev") & (documents["institution"] == institution)]
+    if dev.empty:
+        raise ConfigError(f"no dev documents from {institution} to select the model on")
+    return dev
+
+
 def dev_thresholds(
     cell: Cell, settings: CellSettings, schema: DatasetSchema, model: ExtractionModel, tokenizer,
     dev: CorpusTables,
@@ -246,11 +255,7 @@ def train_cell(
             f"(has {', '.join(sorted(set(documents['institution'])))})"
         )
     train_keys = draw_shots(documents, cell.shots, cell.seed, cell.train_institution)
-    dev = documents[
-        (documents["split"] == "dev") & (documents["institution"] == cell.train_institution)
-    ]
-    if dev.empty:
-        raise ConfigError(f"no dev documents from {cell.train_institution} to select the model on")
+    dev = dev_documents(documents, cell.train_institution)
     model, tokenizer = build_model(cell, spec, schema, settings)
     train_tables = select_documents(tables, train_keys)
     train_set = build_examples(
@@ -306,8 +311,7 @@ def calibrated_summary(
     tables, schema = CorpusTables.read(tables_dir), load_schema(schema_name)
     model, tokenizer = build_model(cell, spec, schema, settings)
     load_trained(model, Path(folder) / BEST)
-    docs = tables.documents
-    dev = docs[(docs["split"] == "dev") & (docs["institution"] == cell.train_institution)]
+    dev = dev_documents(tables.documents, cell.train_institution)
     dev_tables = select_documents(tables, list(dev["document"]))
     summary["thresholds"] = dev_thresholds(cell, settings, schema, model, tokenizer, dev_tables)
     atomic_write_text(path, json.dumps(summary, indent=1) + "\n")
