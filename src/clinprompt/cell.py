@@ -264,14 +264,14 @@ def train_cell(
     predictor = Predictor(
         model, tokenizer, schema, example_settings(cell, settings, False), settings.eval_batch_size
     )
-    score_dev = _dev_scorer(predictor, select_documents(tables, list(dev["document"])), schema)
+    dev_tables = select_documents(tables, list(dev["document"]))
+    score_dev = _dev_scorer(predictor, dev_tables, schema)
     sharded = needs_sharding(spec, model.settings.frozen)
     trainer = Trainer(
         model, train_set.frame, score_dev, settings.train, folder, tokenizer.pad_token_id, sharded
     )
     started = time.perf_counter()
     result = trainer.run()
-    dev_tables = select_documents(tables, list(dev["document"]))
     thresholds = {}
     if not sharded:
         thresholds = dev_thresholds(cell, settings, schema, model, tokenizer, dev_tables)
