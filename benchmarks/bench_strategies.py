@@ -9,7 +9,9 @@ Markdown table (concepts and end-to-end relations, strict and lenient, optimiser
 training time, trainable share) and the study's targets checked against it to `--out`
 (`docs/strategies-measured.md`), and the learning curves (dev F1 against optimiser steps) to
 `--figure`. `--quick` runs a tiny random model on a few notes for one epoch, to prove the
-script works; `--drug`/`--sdoh` set corpus sizes (`TRAIN/TEST` notes, per institution).
+script works; `--drug`/`--sdoh` set corpus sizes (`TRAIN/TEST` notes, per institution);
+`--training` and `--dataset-training` override training settings (for all corpora, per corpus);
+`--jobs` cells train side by side, each on its share of the threads.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ import copy
 import platform
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from datetime import date
+from multiprocessing import get_context
 from pathlib import Path
 
 import torch
@@ -87,28 +91,27 @@ def dictionary_rows(tables: CorpusTables, schema, institutions, bootstrap: int) 
 
 
 def strategy_rows(
-    dataset: str, tables_dir: Path, schema_name: str, config: dict, model: str, work: Path,
-    institutions: list[str], strategies: list[str],
-) -> tuple[list[dict], dict[str, list[dict]]]:  # fmt: skip
-    """One row per (strategy, test institution) and each strategy's training history."""
-    rows, histories = [], {}
-    for strategy in strategies:
-        cell = Cell(dataset, model, strategy, PROMPT_LENGTHS[strategy], "all", TRAINED_AT, 1)
-        spec, settings = cell_setup(config, cell)
-        folder = cell.folder(work / "results")
-        summary = train_cell(cell, tables_dir, schema_name, spec, settings, folder)
-        histories[strategy] = summary["history"]
-        steps = summary["history"][-1]["steps"] if summary["history"] else 0
-        for institution in institutions:
-            report = predict_cell(cell, tables_dir, schema_name, spec, settings, folder,
-                                  institution, folder / "predictions" / institution,
-                                  folder / "metrics" / f"{institution}.json")  # fmt: skip
-            rows.append({"strategy": strategy, "tested_at": institution, **scores(report),
-                         "steps": steps, "train_seconds": summary["train_seconds"],
-                         "share": summary["parameters"]["share"]})  # fmt: skip
-        print(f"{dataset} {strategy}: {[r for r in rows if r['strategy'] == strategy]}",
-              file=sys.stderr, flush=True)  # fmt: skip
-    return rows, histories
+    dataset: str, strategy: str, tables_dir: Path, schema_name: str, config: dict, model: str,
+    work: Path, institutions: list[str], threads: int,
+) -> tuple[list[dict], list[dict]]:  # fmt: skip
+    """Train one strategy; its rows (one per test institution) and its training history."""
+    torch.set_num_threads(threads)
+    cell = Cell(dataset, model, strategy, PROMPT_LENGTHS[strategy], "all", TRAINED_AT, 1)
+    spec, settings = cell_setup(config, cell)
+    folder = cell.folder(work / "results")
+    summary = train_cell(cell, tables_dir, schema_name, spec, settings, folder)
+    steps = summary["history"][-1]["steps"] if summary["history"] else 0
+    rows = []
+    for institution in institutions:
+        report = predict_cell(cell, tables_dir, schema_name, spec, settings, folder,
+                              institution, folder / "predictions" / institution,
+                              folder / "metrics" / f"{institution}.json")  # fmt: skip
+        rows.append({"dataset": dataset, "strategy": strategy, "tested_at": institution,
+                     **scores(report), "steps": steps,
+                     "train_seconds": summary["train_seconds"],
+                     "share": summary["parameters"]["share"]})  # fmt: skip
+    print(f"{dataset} {strategy}: {rows}", file=sys.stderr, flush=True)
+    return rows, summary["history"]
 
 
 def _f1(value: tuple) -> str:
@@ -194,7 +197,10 @@ def main() -> int:
     parser.add_argument("--drug", type=sizes, default=sizes("40/20"))
     parser.add_argument("--sdoh", type=sizes, default=sizes("30/15"))
     parser.add_argument("--training", default="{}", help="YAML overrides of `training`")
+    parser.add_argument("--dataset-training", default="{}",
+                        help="YAML: per corpus, `training` overrides after --training")  # fmt: skip
     parser.add_argument("--bootstrap", type=int, default=1000)
+    parser.add_argument("--jobs", type=int, default=2, help="cells trained side by side")
     args = parser.parse_args()
     config = yaml.safe_load((REPO / "config/config.yaml").read_text())
     config.setdefault("corpus", {"dev_fraction": 0.25, "dev_seed": 13})
@@ -209,26 +215,40 @@ def main() -> int:
                                "strategies": {"soft-frozen": {"epochs": 1}}}  # fmt: skip
     strategies = args.strategies.split(",")
     rows, histories, started = [], {}, time.perf_counter()
+    runs = []
     for dataset in args.datasets.split(","):
         tables_dir = corpus(args.work, config, dataset, corpus_sizes[dataset])
         schema_name = KINDS[config["datasets"][dataset]["synthetic"]["kind"]].schema
         schema, tables = load_schema(schema_name), CorpusTables.read(tables_dir)
         institutions = sorted(set(tables.documents["institution"]))
         found = dictionary_rows(tables, schema, institutions, args.bootstrap)
-        trained, histories[dataset] = strategy_rows(
-            dataset, tables_dir, schema_name, config, model, args.work, institutions, strategies
-        )
-        rows += [{"dataset": dataset, **r} for r in found + trained]
+        rows += [{"dataset": dataset, **r} for r in found]
+        histories[dataset] = {}
+        own = copy.deepcopy(config)
+        own["training"] |= yaml.safe_load(args.dataset_training).get(dataset, {})
+        runs += [(dataset, s, tables_dir, schema_name, own, model, args.work, institutions,
+                  max(1, torch.get_num_threads() // args.jobs)) for s in strategies]  # fmt: skip
+    # Cells run side by side, one thread each by default; the order of the rows does not
+    # depend on which finishes first.
+    with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
+        results = pool.map(strategy_rows, *zip(*runs, strict=True))
+        for run, (trained, history) in zip(runs, results, strict=True):
+            rows += trained
+            histories[run[0]][run[1]] = history
+    order = {name: i for i, name in enumerate(["dictionary", *strategies])}
+    rows.sort(key=lambda r: (r["dataset"], r["tested_at"], order[r["strategy"]]))
     minutes = (time.perf_counter() - started) / 60
     lines = [
         f"# Strategies on the synthetic corpora ({model})", "",
         f"{date.today()}, {platform.processor() or platform.machine()}, "
-        f"{torch.get_num_threads()} threads, torch {torch.__version__}; corpora (train/test "
+        f"{torch.get_num_threads()} threads ({args.jobs} cells side by side), "
+        f"torch {torch.__version__}; corpora (train/test "
         f"notes per institution, a quarter of the training notes drawn as dev): "
         + ", ".join(f"{d} {corpus_sizes[d]['train']}/{corpus_sizes[d]['test']}"
                     for d in args.datasets.split(","))
         + f"; trained at {TRAINED_AT}, shots all, seed 1; training settings of "
-        f"config/config.yaml with `{args.training}`; the whole run took {minutes:.0f} min.", "",
+        f"config/config.yaml with `{args.training}` and per corpus `{args.dataset_training}`; "
+        f"the whole run took {minutes:.0f} min.", "",
         *table(rows), "", "Targets (in domain):", "", *targets(rows), "",
     ]  # fmt: skip
     if args.figure:
