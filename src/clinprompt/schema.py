@@ -10,13 +10,13 @@ relation `<argument type>-<event type>` (Arg1 = argument, Arg2 = trigger).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from itertools import count
 from pathlib import Path
 
 import yaml
 
+from clinprompt.annotation_conf import parse_annotation_conf
 from clinprompt.brat import Document, Problem, Relation
 from clinprompt.errors import ConfigError
 
@@ -301,87 +301,3 @@ def load_schema(name_or_path: str) -> DatasetSchema:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a schema must be a mapping")
     return _schema_from_mapping(data, str(path))
-
-
-# --------------------------------------------------------------------------- annotation.conf
-
-_SECTION = re.compile(r"^\[(\w+)\]\s*$")
-
-
-def _conf_types(spec: str) -> list[str]:
-    return [t.strip() for t in spec.split("|") if t.strip()]
-
-
-def parse_annotation_conf(path: Path) -> dict:
-    """Entity, relation, event and attribute types of a BRAT `annotation.conf`, as schema YAML.
-
-    Supported: indented entity hierarchies (`!Name` = abstract, not annotatable), relations
-    `Name Arg1:A|B, Arg2:C`, events `Name Role?:A|B, Role*:C`, attributes
-    `Name Arg:A|B[, Value:v1|v2]`; `<OVERLAP>` and macro lines are skipped.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: annotation.conf not found")
-    sections: dict[str, list[tuple[int, str]]] = {}
-    current = None
-    for number, raw in enumerate(path.read_text(encoding="utf-8").split("\n"), start=1):
-        line = raw.split("#", 1)[0].rstrip() if not raw.lstrip().startswith("#") else ""
-        match = _SECTION.match(line.strip())
-        if match:
-            current = match.group(1)
-            sections.setdefault(current, [])
-        elif line.strip() and current:
-            sections[current].append((number, line.strip()))
-    entities = [t for _, t in sections.get("entities", []) if not t.startswith("!")]
-    relations, events, attributes = {}, {}, {}
-    for number, line in sections.get("relations", []):
-        name, _, rest = line.partition("\t") if "\t" in line else line.partition(" ")
-        if name.startswith("<"):
-            continue
-        args = dict(part.strip().split(":", 1) for part in rest.split(",") if ":" in part)
-        if "Arg1" not in args or "Arg2" not in args:
-            raise ConfigError(f"{path}:{number}: relation '{name}' needs Arg1 and Arg2")
-        relations[name] = {"arg1": _conf_types(args["Arg1"]), "arg2": _conf_types(args["Arg2"])}
-    for _, line in sections.get("events", []):
-        name, _, rest = line.partition("\t") if "\t" in line else line.partition(" ")
-        arguments = {}
-        for part in rest.split(","):
-            if ":" in part:
-                role, types = part.strip().split(":", 1)
-                arguments[re.sub(r"[?*+]$|\{.*\}$", "", role)] = _conf_types(types)
-        events[name] = {"trigger": name, "arguments": arguments}
-    for number, line in sections.get("attributes", []):
-        name, _, rest = line.partition("\t") if "\t" in line else line.partition(" ")
-        spec = dict(part.strip().split(":", 1) for part in rest.split(",") if ":" in part)
-        if "Arg" not in spec:
-            raise ConfigError(f"{path}:{number}: attribute '{name}' needs Arg")
-        attributes[name] = {
-            "targets": _conf_types(spec["Arg"]),
-            "values": _conf_types(spec.get("Value", "")),
-        }
-    _expand_macros(relations, events, attributes, entities, list(events))
-    # Event triggers are text-bound too, but `<ENTITY>` above means the entity types only.
-    entities += [name for name in events if name not in entities]
-    return {
-        "entities": entities,
-        "relations": relations,
-        "events": events,
-        "attributes": attributes,
-    }
-
-
-def _expand_macros(
-    relations: dict, events: dict, attributes: dict, entities: list[str], event_types: list[str]
-) -> None:
-    """Replace `<ENTITY>`, `<EVENT>` and `<ANY>` in argument and target lists by the types."""
-    macros = {"<ENTITY>": entities, "<EVENT>": event_types, "<ANY>": entities + event_types}
-
-    def expand(types: list[str]) -> list[str]:
-        return [t for name in types for t in macros.get(name, [name])]
-
-    for spec in relations.values():
-        spec["arg1"], spec["arg2"] = expand(spec["arg1"]), expand(spec["arg2"])
-    for spec in events.values():
-        spec["arguments"] = {role: expand(types) for role, types in spec["arguments"].items()}
-    for spec in attributes.values():
-        spec["targets"] = expand(spec["targets"])
