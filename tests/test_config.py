@@ -31,6 +31,7 @@ def test_embedded_default_is_valid_and_gets_defaults():
     config = validate_config(copy.deepcopy(DEFAULT), SCHEMA)
     assert config["datasets"]["drug_ade"]["skip_invalid"] is False
     assert config["datasets"]["sdoh"]["trust_offsets"] is False
+    assert config["datasets"]["sdoh"]["on_invalid"] == "stop"
     assert config["corpus"] == {"dev_fraction": 0.25, "dev_seed": 13}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -9,7 +10,7 @@ import pytest
 
 from clinprompt.brat import Attribute, Document, Entity, Event, Relation, write_document
 from clinprompt.corpus import CorpusPart, CorpusTables, build_tables, carve_dev, validate_parts
-from clinprompt.errors import InvalidInputError
+from clinprompt.errors import ConfigError, InvalidInputError
 from clinprompt.schema import load_schema
 
 DRUG_TEXT = "Aspirin 81 mg daily.\nLisinopril 10\nmg for hypertension."
@@ -166,6 +167,26 @@ def test_validate_parts_writes_report_or_fails(drug_parts, tmp_path):
     assert not (tmp_path / "bad.json").exists()
     report = validate_parts(drug_parts, schema, tmp_path / "skip.json", skip_invalid=True)
     assert report["invalid_documents"] == 2 and report["errors"] == 4
+
+
+def test_drop_annotation_keeps_every_document_and_lists_each_dropped_line(drug_parts, tmp_path):
+    # As in a real corpus: many documents with one bad line each (a relation to a missing id).
+    names = ["d01", "d02", "d03"]
+    for name in names:
+        ann = drug_parts[0].path / f"{name}.ann"
+        ann.write_text(ann.read_text() + "R9\tStrength-Drug Arg1:T2 Arg2:T99\n")
+    schema = load_schema("n2c2-2018")
+    tables, summary = build_tables(drug_parts, schema, on_invalid="drop_annotation")
+    assert summary["documents"] == 25 and summary["dropped_annotations"] == 3
+    assert summary["skipped_invalid_documents"] == 0
+    assert "R9" not in set(tables.relations["relation_id"])
+    report = validate_parts(drug_parts, schema, tmp_path / "v.json", on_invalid="drop_annotation")
+    assert report["errors"] == 0 and report["dropped_annotations"] == 3
+    assert json.loads((tmp_path / "v.json").read_text())["dropped"] == [
+        f"{drug_parts[0].path / name}.ann:11: R9 Arg2 points at missing id T99" for name in names
+    ]
+    with pytest.raises(ConfigError, match="on_invalid: 'drop' is not one of stop, drop_annotation"):
+        build_tables(drug_parts, schema, on_invalid="drop")
 
 
 def test_missing_folder_and_duplicate_documents(drug_parts, tmp_path):

@@ -26,17 +26,19 @@ from clinprompt.brat import (
     Document,
     Entity,
     Event,
+    Problem,
     Relation,
     iter_ann_files,
     iter_corpus,
     validate_corpus,
 )
-from clinprompt.errors import InvalidInputError
+from clinprompt.errors import ConfigError, InvalidInputError
 from clinprompt.schema import DatasetSchema
 
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "dev", "test")
+ON_INVALID = ("stop", "drop_annotation")
 
 _FRAGMENTS = pa.list_(pa.struct([("start", pa.int64()), ("end", pa.int64())]))
 _ARGUMENTS = pa.list_(pa.struct([("role", pa.string()), ("id", pa.string())]))
@@ -160,8 +162,14 @@ def build_tables(
     dev_seed: int = 0,
     skip_invalid: bool = False,
     trust_offsets: bool = False,
+    on_invalid: str = "stop",
 ) -> tuple[CorpusTables, dict]:
-    """Read every part into tables; return them with a summary of counts."""
+    """Read every part into tables; return them with a summary of counts.
+
+    `on_invalid: drop_annotation` keeps every readable document without its invalid lines
+    (counted in the summary as `dropped_annotations`; `validate_parts` lists them).
+    """
+    dropped = _dropped_list(on_invalid)
     rows: dict[str, list[dict]] = {kind: [] for kind in TABLE_SCHEMAS}
     line_counts: Counter[str] = Counter()
     skipped: list[str] = []
@@ -171,7 +179,7 @@ def build_tables(
             raise InvalidInputError(f"{part.path}: unknown split '{part.split}' (use {SPLITS})")
         if not Path(part.path).is_dir():
             raise InvalidInputError(f"{part.path}: corpus folder not found")
-        for doc in iter_corpus(part.path, schema, trust_offsets, skip_invalid, skipped):
+        for doc in iter_corpus(part.path, schema, trust_offsets, skip_invalid, skipped, dropped):
             key = f"{part.institution}/{part.split}/{doc.doc_id}"
             if key in seen:
                 raise InvalidInputError(f"{part.path}: document {doc.doc_id} also in {seen[key]}")
@@ -193,6 +201,7 @@ def build_tables(
     summary = {
         "documents": len(frames["documents"]),
         "skipped_invalid_documents": len(skipped),
+        "dropped_annotations": len(dropped or ()),
         "line_counts": {kind: int(line_counts[kind]) for kind in sorted(line_counts)},
         "documents_per_split": {
             f"{s}/{i}": int(n)
@@ -202,7 +211,18 @@ def build_tables(
     log.info("read %d documents; lines per kind: %s", summary["documents"], summary["line_counts"])
     if skipped:
         log.warning("skipped %d invalid documents (skip_invalid: true)", len(skipped))
+    if dropped:
+        log.warning(
+            "dropped %d invalid annotation lines (on_invalid: drop_annotation)", len(dropped)
+        )
     return CorpusTables(**frames), summary
+
+
+def _dropped_list(on_invalid: str) -> list[Problem] | None:
+    """The list that collects dropped lines under `drop_annotation`; None under `stop`."""
+    if on_invalid not in ON_INVALID:
+        raise ConfigError(f"on_invalid: '{on_invalid}' is not one of {', '.join(ON_INVALID)}")
+    return [] if on_invalid == "drop_annotation" else None
 
 
 def validate_parts(
@@ -211,20 +231,26 @@ def validate_parts(
     out_json: Path,
     skip_invalid: bool = False,
     trust_offsets: bool = False,
+    on_invalid: str = "stop",
 ) -> dict:
     """Validate every folder in one pass; log each problem and write a JSON report.
 
-    Stops with a one-line error when any document is invalid, unless `skip_invalid`.
+    Stops with a one-line error when any document is invalid, unless `skip_invalid`. Under
+    `on_invalid: drop_annotation` the invalid lines of readable documents are listed under
+    `dropped` (and counted as `dropped_annotations`) instead of stopping the run.
     """
+    dropped = _dropped_list(on_invalid)
     problems = []
     documents = 0
     for part in parts:
         if not Path(part.path).is_dir():
             raise InvalidInputError(f"{part.path}: corpus folder not found")
         documents += len(iter_ann_files(part.path))
-        problems.extend(validate_corpus(part.path, schema, trust_offsets))
+        problems.extend(validate_corpus(part.path, schema, trust_offsets, dropped))
     for problem in problems:
         log.log(logging.ERROR if problem.severity == "error" else logging.WARNING, "%s", problem)
+    for problem in dropped or ():
+        log.warning("dropped %s", problem)
     errors = [p for p in problems if p.severity == "error"]
     report = {
         "documents": documents,
@@ -232,10 +258,13 @@ def validate_parts(
         "warnings": len(problems) - len(errors),
         "invalid_documents": len({p.path for p in errors}),
         "problems": [str(p) for p in problems],
+        "dropped_annotations": len(dropped or ()),
+        "dropped": [str(p) for p in dropped or ()],
     }
     log.info(
-        "validated %d documents: %d errors in %d documents, %d warnings",
+        "validated %d documents: %d errors in %d documents, %d warnings, %d lines dropped",
         documents, report["errors"], report["invalid_documents"], report["warnings"],
+        report["dropped_annotations"],
     )  # fmt: skip
     if errors and not skip_invalid:
         raise InvalidInputError(

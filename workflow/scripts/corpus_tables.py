@@ -16,6 +16,7 @@ def tables(settings: dict, parts: list, corpus: dict, out_dir: Path) -> None:
         dev_seed=corpus["dev_seed"],
         skip_invalid=settings["skip_invalid"],
         trust_offsets=settings["trust_offsets"],
+        on_invalid=settings["on_invalid"],
     )
 
 
