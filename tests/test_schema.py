@@ -41,7 +41,7 @@ def sdoh_doc(name: str) -> Document:
 
 @pytest.mark.parametrize(
     ("name", "entities", "relations", "events", "attributes"),
-    [("n2c2-2018", 9, 8, 0, 0), ("n2c2-2022-sdoh", 14, 28, 5, 3)],
+    [("n2c2-2018", 9, 8, 0, 0), ("n2c2-2022-sdoh", 14, 28, 5, 3), ("pgxcorpus", 10, 7, 0, 0)],
 )
 def test_shipped_schema_counts(name, entities, relations, events, attributes):
     schema = load_schema(name)
@@ -91,7 +91,7 @@ def test_sdoh_events_give_triggers_arguments_and_derived_relations():
     assert schema.labeled_arguments == ("StatusTime", "StatusEmploy", "TypeLiving")
 
 
-@pytest.mark.parametrize("name", ["n2c2-2018", "n2c2-2022-sdoh"])
+@pytest.mark.parametrize("name", ["n2c2-2018", "n2c2-2022-sdoh", "pgxcorpus"])
 def test_every_concept_and_queried_relation_has_a_query(name):
     schema = load_schema(name)
     assert set(schema.concept_queries) == set(schema.entities)
