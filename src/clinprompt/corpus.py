@@ -4,7 +4,8 @@ In: `CorpusPart`s (a split, an institution and a BRAT folder each) and a `Datase
 Out: `CorpusTables` — documents, entities (with fragment lists and labeled-argument values),
 relations (the study's view: SDoH event links become relations), events and attributes —
 each row carrying `document`, `split` and `institution`. A corpus without a dev split gets
-one carved deterministically from train, per institution; test is never touched.
+one carved deterministically from train, per institution; test is never touched. A training
+institution of the grid may pool several (`MIMIC+UW`, `pooled_institutions`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from clinprompt.schema import DatasetSchema
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "dev", "test")
+POOL = "+"
 ON_INVALID = ("stop", "drop_annotation")
 
 _FRAGMENTS = pa.list_(pa.struct([("start", pa.int64()), ("end", pa.int64())]))
@@ -126,6 +128,11 @@ def document_rows(doc: Document, schema: DatasetSchema) -> dict[str, list[dict]]
             for a in doc.attributes
         ],
     }  # fmt: skip
+
+
+def pooled_institutions(train_institution: str) -> list[str]:
+    """The institutions a training institution stands for: `MIMIC+UW` pools MIMIC and UW."""
+    return train_institution.split(POOL)
 
 
 def carved_dev_size(train_documents: int, fraction: float) -> int:

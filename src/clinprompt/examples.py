@@ -41,7 +41,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from clinprompt.atomic import atomic_file
-from clinprompt.corpus import CorpusTables
+from clinprompt.corpus import CorpusTables, pooled_institutions
 from clinprompt.errors import ConfigError, InvalidInputError
 from clinprompt.events import ValueVocabulary
 from clinprompt.schema import DatasetSchema
@@ -958,21 +958,30 @@ def draw_shots(
     `all` takes every training document of the institution(s); `k` shuffles the sorted keys
     with `random.Random(seed)` and takes the first k, so the draw depends only on the seed
     and the training set (the same for every strategy and model), and a larger k extends a
-    smaller one.
+    smaller one. A pooled institution (`MIMIC+UW`, or a list) draws k from each of its
+    institutions, each exactly as a cell trained there alone would.
     """
-    institutions = [train_institution] if isinstance(train_institution, str) else train_institution
-    train = documents[(documents["split"] == "train") & documents["institution"].isin(institutions)]
-    keys = sorted(train["document"])
-    if not keys:
-        raise ConfigError(f"no training documents from institution(s) {', '.join(institutions)}")
-    if shots == "all":
-        return keys
-    if isinstance(shots, bool) or not isinstance(shots, int) or shots < 1:
+    if isinstance(train_institution, str):
+        institutions = pooled_institutions(train_institution)
+    else:
+        institutions = list(train_institution)
+    if shots != "all" and (isinstance(shots, bool) or not isinstance(shots, int) or shots < 1):
         raise ConfigError(f"shots must be a whole number >= 1 or 'all', got {shots!r}")
-    if shots > len(keys):
-        raise ConfigError(
-            f"shots: {shots} exceeds the {len(keys)} training documents of "
-            f"{', '.join(institutions)}"
-        )
-    random.Random(seed).shuffle(keys)
-    return sorted(keys[:shots])
+    drawn: list[str] = []
+    for institution in institutions:
+        train = documents[
+            (documents["split"] == "train") & (documents["institution"] == institution)
+        ]
+        keys = sorted(train["document"])
+        if not keys:
+            raise ConfigError(f"no training documents from institution {institution}")
+        if shots == "all":
+            drawn.extend(keys)
+            continue
+        if shots > len(keys):
+            raise ConfigError(
+                f"shots: {shots} exceeds the {len(keys)} training documents of {institution}"
+            )
+        random.Random(seed).shuffle(keys)
+        drawn.extend(keys[:shots])
+    return sorted(drawn)
