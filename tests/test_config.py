@@ -7,7 +7,8 @@ import copy
 import pytest
 import yaml
 
-from clinprompt.config import dataset_parts, validate_config
+from clinprompt.config import dataset_parts, split_draw, validate_config
+from clinprompt.corpus import SplitDraw
 from clinprompt.errors import ConfigError
 from tests.conftest import REPO, run_snakemake
 
@@ -100,6 +101,44 @@ def test_parts_of_real_and_synthetic_datasets():
         ("train", "MIMIC"), ("train", "UW"), ("test", "MIMIC"), ("test", "UW"),
     ]  # fmt: skip
     assert str(synthetic[1].path) == "results/corpora/sdoh/brat/train/UW"
+
+
+def unsplit(**dataset) -> dict:
+    """A real dataset of one unsplit folder, with `dataset` keys added."""
+    part = {"institution": "PubMed", "path": FOLDER}
+    return {"datasets": {"pgx": {"schema": "n2c2-2018", "parts": [part], **dataset}}}
+
+
+def test_a_drawn_split_replaces_the_parts_splits():
+    config = validate_config(unsplit(split={"test": 0.2}), SCHEMA)
+    assert split_draw(config["datasets"]["pgx"]) == SplitDraw(0.2, 0)
+    assert [(p.split, p.institution) for p in dataset_parts(config, "pgx")] == [(None, "PubMed")]
+    assert split_draw(validate_config(copy.deepcopy(REAL), SCHEMA)["datasets"]["drug_ade"]) is None
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (unsplit(), "config key 'datasets.pgx.parts[0].split': missing (train, dev or test), "
+         "or draw the splits with datasets.pgx.split: {test: 0.2, seed: 7}"),
+        ({"datasets": {"pgx": {**unsplit(split={"test": 0.2})["datasets"]["pgx"], "parts": [
+            {"split": "train", "institution": "PubMed", "path": FOLDER}]}}},
+         "config key 'datasets.pgx.parts[0].split': datasets.pgx.split draws the splits; "
+         "leave this out"),
+        (unsplit(split={"test": 1.0, "seed": 7}),
+         "config key 'datasets.pgx.split.test': 1.0 is greater than or equal to the maximum of 1"),
+        (unsplit(split={"seed": 7}),
+         "config key 'datasets.pgx.split': 'test' is a required property"),
+        ({"datasets": {"s": {"schema": "n2c2-2018", "synthetic": {"kind": "drug_ade"},
+                             "split": {"test": 0.2}}}},
+         "config key 'datasets.s.split': a synthetic corpus comes split; draw a split only for "
+         "parts"),
+    ],
+)  # fmt: skip
+def test_split_mistakes_name_the_key(config, message):
+    with pytest.raises(ConfigError) as err:
+        validate_config(config, SCHEMA)
+    assert str(err.value) == message
 
 
 @pytest.mark.workflow

@@ -9,7 +9,14 @@ import pandas as pd
 import pytest
 
 from clinprompt.brat import Attribute, Document, Entity, Event, Relation, write_document
-from clinprompt.corpus import CorpusPart, CorpusTables, build_tables, carve_dev, validate_parts
+from clinprompt.corpus import (
+    CorpusPart,
+    CorpusTables,
+    SplitDraw,
+    build_tables,
+    carve_dev,
+    validate_parts,
+)
 from clinprompt.errors import ConfigError, InvalidInputError
 from clinprompt.schema import load_schema
 
@@ -109,6 +116,30 @@ def test_carve_dev_per_institution():
     split = carve_dev(docs, 0.3, 1)
     assert split[:10].eq("dev").sum() == 3 and split[10:20].eq("dev").sum() == 3
     assert split.iloc[20] == "test"
+
+
+def test_unsplit_folder_is_drawn_into_train_and_test_by_seed(tmp_path):
+    folder = write_corpus(tmp_path / "all", drug_doc, [f"d{i:02d}" for i in range(20)])
+    schema, part = load_schema("n2c2-2018"), CorpusPart(None, "PubMed", folder)
+
+    def splits(draw: SplitDraw, **options) -> pd.Series:
+        tables, _ = build_tables([part], schema, 0.25, 3, split_draw=draw, **options)
+        return tables.documents.set_index("doc_id")["split"]
+
+    first = splits(SplitDraw(0.2, 7))
+    assert first.value_counts().to_dict() == {"train": 12, "test": 4, "dev": 4}
+    assert first.equals(splits(SplitDraw(0.2, 7)))
+    assert not first.equals(splits(SplitDraw(0.2, 8)))
+    tables, _ = build_tables([part], schema, split_draw=SplitDraw(0.2, 7))
+    assert {key for key in tables.documents["document"] if "/test/" in key} == {
+        f"PubMed/test/{doc_id}" for doc_id in first.index[first == "test"]
+    }
+    # the draw reads file names only: a document left out as invalid moves no other to test
+    corrupt(folder, "d05")
+    kept = splits(SplitDraw(0.2, 7), skip_invalid=True)
+    assert (kept == "test").equals(first.drop("d05") == "test")
+    with pytest.raises(ConfigError, match="folder without a split, and no split draw given"):
+        build_tables([part], schema)
 
 
 def test_existing_dev_split_is_kept(drug_parts, tmp_path):

@@ -109,6 +109,26 @@ def test_pooled_institutions_train_once_and_test_everywhere(embedded):
             "pooled": {"train_institutions": ["MIMIC+"]}}}}, SCHEMA)  # fmt: skip
 
 
+def test_a_drawn_split_plans_cells_from_its_file_names(tmp_path):
+    for index in range(20):
+        for suffix in (".txt", ".ann"):
+            (tmp_path / f"{index}{suffix}").touch()
+    few = {"strategies": ["finetune"], "shots": [14]}
+    config = {
+        "datasets": {"pgx": {"schema": "pgxcorpus", "split": {"test": 0.2, "seed": 7},
+                             "parts": [{"institution": "PubMed", "path": str(tmp_path)}]}},
+        "grid": {"models": ["minilm"], "seeds": [1], "experiments": {"few": few}},
+    }  # fmt: skip
+    config, frame = frame_of(config)
+    assert metrics_files(config, frame) == [
+        "results/pgx/minilm/finetune/p0/k14/PubMed/seed1/metrics/PubMed.json"
+    ]
+    # 20 documents: 4 drawn as test, 2 of the other 16 carved as dev, 14 left to draw shots from
+    config["grid"]["experiments"]["few"]["shots"] = [15]
+    with pytest.raises(ConfigError, match="15 shots is impossible for pgx/PubMed, which has 14"):
+        grid_frame(config, model_registry())
+
+
 def test_soft_strategies_need_a_prompt_length(embedded):
     config = copy.deepcopy(embedded[0])
     del config["grid"]["prompt_lengths"]

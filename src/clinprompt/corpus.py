@@ -3,9 +3,11 @@
 In: `CorpusPart`s (a split, an institution and a BRAT folder each) and a `DatasetSchema`.
 Out: `CorpusTables` — documents, entities (with fragment lists and labeled-argument values),
 relations (the study's view: SDoH event links become relations), events and attributes —
-each row carrying `document`, `split` and `institution`. A corpus without a dev split gets
-one carved deterministically from train, per institution; test is never touched. A training
-institution of the grid may pool several (`MIMIC+UW`, `pooled_institutions`).
+each row carrying `document`, `split` and `institution`. A folder that comes unsplit (a part
+without a split) has its documents drawn into train and test by a seeded `SplitDraw`. A corpus
+without a dev split gets one carved deterministically from train, per institution; test is
+never touched. A training institution of the grid may pool several (`MIMIC+UW`,
+`pooled_institutions`).
 """
 
 from __future__ import annotations
@@ -63,11 +65,33 @@ TABLE_SCHEMAS = {
 
 @dataclass(frozen=True)
 class CorpusPart:
-    """One BRAT folder of a corpus: its split and the institution its notes come from."""
+    """One BRAT folder of a corpus: its split and the institution its notes come from.
 
-    split: str
+    Split None: the folder holds every split, drawn into train and test by a `SplitDraw`.
+    """
+
+    split: str | None
     institution: str
     path: Path
+
+
+@dataclass(frozen=True)
+class SplitDraw:
+    """A seeded train/test split of the documents of an unsplit folder: `test` is the share
+    drawn as test (as `carved_size` rounds it); the rest is train."""
+
+    test: float
+    seed: int = 0
+
+    def test_documents(self, folder: Path, institution: str) -> set[str]:
+        """The document ids of `folder` drawn as test.
+
+        The draw runs over the folder's `.ann` names in sorted order, before any document is
+        read, so it depends only on the seed, the institution and the file names: fixing or
+        dropping an invalid document moves no other between train and test.
+        """
+        names = [path.stem for path in iter_ann_files(folder)]
+        return seeded_sample(names, carved_size(len(names), self.test), self.seed, institution)
 
 
 @dataclass
@@ -135,11 +159,17 @@ def pooled_institutions(train_institution: str) -> list[str]:
     return train_institution.split(POOL)
 
 
-def carved_dev_size(train_documents: int, fraction: float) -> int:
-    """How many of an institution's training documents `carve_dev` moves to dev."""
-    if train_documents < 2:
+def carved_size(documents: int, fraction: float) -> int:
+    """How many of `documents` a carve moves out (dev from an institution's training documents
+    in `carve_dev`, test from an unsplit folder in `SplitDraw`): at least one, never all."""
+    if documents < 2:
         return 0
-    return min(train_documents - 1, max(1, round(fraction * train_documents)))
+    return min(documents - 1, max(1, round(fraction * documents)))
+
+
+def seeded_sample(keys: list[str], n: int, seed: int, institution: str) -> set[str]:
+    """`n` of the sorted `keys`, drawn with a generator seeded by the seed and institution."""
+    return set(random.Random(f"{seed}:{institution}").sample(sorted(keys), n))
 
 
 def carve_dev(documents: pd.DataFrame, fraction: float, seed: int) -> pd.Series:
@@ -152,12 +182,8 @@ def carve_dev(documents: pd.DataFrame, fraction: float, seed: int) -> pd.Series:
     split = documents["split"].copy()
     train = documents[documents["split"] == "train"]
     for institution, group in train.groupby("institution", sort=True):
-        keys = sorted(group["document"])
-        n_dev = carved_dev_size(len(keys), fraction)
-        if not n_dev:
-            continue
-        rng = random.Random(f"{seed}:{institution}")
-        dev = set(rng.sample(keys, n_dev))
+        keys = list(group["document"])
+        dev = seeded_sample(keys, carved_size(len(keys), fraction), seed, institution)
         split[documents["document"].isin(dev)] = "dev"
     return split
 
@@ -170,11 +196,13 @@ def build_tables(
     skip_invalid: bool = False,
     trust_offsets: bool = False,
     on_invalid: str = "stop",
+    split_draw: SplitDraw | None = None,
 ) -> tuple[CorpusTables, dict]:
     """Read every part into tables; return them with a summary of counts.
 
     `on_invalid: drop_annotation` keeps every readable document without its invalid lines
-    (counted in the summary as `dropped_annotations`; `validate_parts` lists them).
+    (counted in the summary as `dropped_annotations`; `validate_parts` lists them). A part
+    without a split has its documents split into train and test by `split_draw`.
     """
     dropped = _dropped_list(on_invalid)
     rows: dict[str, list[dict]] = {kind: [] for kind in TABLE_SCHEMAS}
@@ -182,17 +210,23 @@ def build_tables(
     skipped: list[str] = []
     seen: dict[str, Path] = {}
     for part in parts:
-        if part.split not in SPLITS:
+        if part.split is None and split_draw is None:
+            raise ConfigError(f"{part.path}: folder without a split, and no split draw given")
+        if part.split is not None and part.split not in SPLITS:
             raise InvalidInputError(f"{part.path}: unknown split '{part.split}' (use {SPLITS})")
         if not Path(part.path).is_dir():
             raise InvalidInputError(f"{part.path}: corpus folder not found")
+        drawn = set()
+        if part.split is None:
+            drawn = split_draw.test_documents(part.path, part.institution)
         for doc in iter_corpus(part.path, schema, trust_offsets, skip_invalid, skipped, dropped):
-            key = f"{part.institution}/{part.split}/{doc.doc_id}"
+            split = part.split or ("test" if doc.doc_id in drawn else "train")
+            key = f"{part.institution}/{split}/{doc.doc_id}"
             if key in seen:
                 raise InvalidInputError(f"{part.path}: document {doc.doc_id} also in {seen[key]}")
             seen[key] = part.path
             line_counts.update(doc.line_counts())
-            keys = {"document": key, "split": part.split, "institution": part.institution}
+            keys = {"document": key, "split": split, "institution": part.institution}
             for kind, kind_rows in document_rows(doc, schema).items():
                 rows[kind].extend({**keys, **row} for row in kind_rows)
     frames = {

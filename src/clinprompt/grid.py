@@ -21,8 +21,8 @@ from pathlib import Path
 import pandas as pd
 
 from clinprompt.atomic import atomic_write_parquet
-from clinprompt.config import dataset_parts
-from clinprompt.corpus import carved_dev_size, pooled_institutions
+from clinprompt.config import dataset_parts, split_draw
+from clinprompt.corpus import carved_size, iter_ann_files, pooled_institutions
 from clinprompt.errors import ConfigError
 from clinprompt.synth import planned_parts
 
@@ -42,7 +42,12 @@ def institutions(config: dict, dataset: str, split: str) -> list[str]:
         )
         names = {institution for part_split, institution, _ in parts if part_split == split}
     else:
-        names = {part.institution for part in dataset_parts(config, dataset) if part.split == split}
+        drawn = ("train", "test")  # the splits an unsplit folder is drawn into
+        names = {
+            part.institution
+            for part in dataset_parts(config, dataset)
+            if part.split == split or (part.split is None and split in drawn)
+        }
     return sorted(names)
 
 
@@ -57,15 +62,21 @@ def shot_pool(config: dict, dataset: str, institution: str) -> int | None:
         counts = {split: n for split, inst, n in parts if inst == institution}
     else:
         counts = {}
+        draw = split_draw(settings)
         for part in dataset_parts(config, dataset):
             if part.institution == institution:
                 if not part.path.is_dir():
                     return None
-                counts[part.split] = counts.get(part.split, 0) + len(list(part.path.glob("*.txt")))
+                if part.split is None:
+                    files = len(iter_ann_files(part.path))
+                    counts["train"] = counts.get("train", 0) + files - carved_size(files, draw.test)
+                else:
+                    files = len(list(part.path.glob("*.txt")))
+                    counts[part.split] = counts.get(part.split, 0) + files
     train = counts.get("train", 0)
     if counts.get("dev"):
         return train
-    return train - carved_dev_size(train, config.get("corpus", {}).get("dev_fraction", 0.1))
+    return train - carved_size(train, config.get("corpus", {}).get("dev_fraction", 0.1))
 
 
 def _axis(experiment: dict, grid: dict, name: str, default: Sequence) -> list:
