@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pytest
 import yaml
@@ -139,6 +140,26 @@ def test_split_mistakes_name_the_key(config, message):
     with pytest.raises(ConfigError) as err:
         validate_config(config, SCHEMA)
     assert str(err.value) == message
+
+
+def test_pgxcorpus_example_config_loads(tmp_path, monkeypatch):
+    from clinprompt.grid import grid_frame
+    from clinprompt.registry import model_registry
+
+    shipped = yaml.safe_load((REPO / "config/examples/pgxcorpus.yaml").read_text())
+    part = shipped["datasets"]["pgxcorpus"]["parts"][0]
+    assert part["path"] == "../shared/data/pgxcorpus/brat"  # beside the repository, not in it
+    monkeypatch.chdir(REPO)
+    if Path(part["path"]).is_dir():
+        validate_config(copy.deepcopy(shipped), SCHEMA)
+    for index in range(20):
+        (tmp_path / f"{index}.txt").touch()
+    part["path"] = str(tmp_path)
+    config = validate_config(shipped, SCHEMA)
+    assert config["datasets"]["pgxcorpus"]["trust_offsets"] is True
+    frame = grid_frame(config, model_registry(config["models"]))
+    assert sorted(frame["strategy"]) == ["finetune", "hard", "soft", "soft-frozen"]
+    assert set(frame["train_institution"]) == {"PubMed"} and set(frame["seed"]) == {1}
 
 
 @pytest.mark.workflow
