@@ -487,6 +487,55 @@ def test_iter_corpus_counts_schema_errors_and_not_warnings(mixed_corpus):
     assert [d.doc_id for d in docs] == ["100", "101", "102"]
 
 
+def test_drop_annotation_keeps_the_document_without_its_bad_lines(mixed_corpus):
+    ann = mixed_corpus / "101.ann"
+    ann.write_text(
+        GOOD_LINE
+        + "T2\tDose 8 13\t81 mg\n"  # a type the schema does not have
+        + "R1\tStrength-Drug Arg1:T3 Arg2:T1\n"
+        + "R2\tStrength-Drug Arg1:T3 Arg2:T9\n"  # points at a missing id
+        + "A1\tNegated T1\n"  # an attribute type the schema does not have
+        + "T3\tStrength 8 13\t81mg\n",  # text differs from the offsets: kept, trusted
+        encoding="utf-8",
+    )
+    schema = load_schema("n2c2-2018")
+    dropped: list[Problem] = []
+    docs = list(iter_corpus(mixed_corpus, schema, trust_offsets=True, dropped=dropped))
+    assert [d.doc_id for d in docs] == ["100", "101", "102"]
+    kept = docs[1]
+    assert [e.id for e in kept.entities] == ["T1", "T3"]
+    assert [r.id for r in kept.relations] == ["R1"] and kept.attributes == []
+    assert [str(p) for p in dropped] == [
+        f"{ann}:2: entity type 'Dose' not in schema n2c2-2018",
+        f"{ann}:4: R2 Arg2 points at missing id T9",
+        f"{ann}:5: attribute type 'Negated' not in schema n2c2-2018",
+    ]
+    listed: list[Problem] = []
+    problems = validate_corpus(mixed_corpus, schema, trust_offsets=True, dropped=listed)
+    assert listed == dropped
+    assert [str(p) for p in problems] == [
+        f"{ann}:6: warning: text field of T3 does not match the text at its offsets"
+    ]
+
+
+def test_drop_annotation_follows_trust_offsets_and_cascades(mixed_corpus):
+    ann = mixed_corpus / "101.ann"
+    ann.write_text(
+        GOOD_LINE + "T2\tStrength 8 13\t81mg\nR1\tStrength-Drug Arg1:T2 Arg2:T1\n",
+        encoding="utf-8",
+    )
+    dropped: list[Problem] = []
+    docs = list(iter_corpus(mixed_corpus, dropped=dropped))
+    assert [e.id for e in docs[1].entities] == ["T1"] and docs[1].relations == []
+    assert [str(p) for p in dropped] == [
+        f"{ann}:2: text field of T2 does not match the text at its offsets",
+        f"{ann}:3: R1 Arg1 points at missing id T2",  # valid until T2 went
+    ]
+    dropped.clear()
+    docs = list(iter_corpus(mixed_corpus, trust_offsets=True, dropped=dropped))
+    assert [r.id for r in docs[1].relations] == ["R1"] and dropped == []
+
+
 def test_iter_corpus_and_a_text_without_annotations(mixed_corpus):
     (mixed_corpus / "101.ann").unlink()
     orphan = mixed_corpus / "101.txt"

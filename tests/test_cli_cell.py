@@ -48,6 +48,18 @@ def test_train_then_predict_other_institution(workdir, capsys):
     assert "events" in metrics and "micro" in metrics["events"]
 
 
+def test_pooled_cell_trains_on_the_union_of_its_institutions(workdir, capsys):
+    pooled = [*CELL[:-4], "--train-institution", "MIMIC+UW", "--seed", "2"]
+    assert main(["train", "--config", "config.yaml", *pooled]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    # 2 shots from each institution's 4 training notes; dev: the one carved at each.
+    assert summary["train_documents"] == 4 and summary["dev_documents"] == 2
+    assert main(["predict", "--config", "config.yaml", *pooled, "--test-institution", "UW"]) == 0
+    path = capsys.readouterr().out.strip()
+    assert path == "results/sdoh/tiny-bert/hard/p0/k2/MIMIC+UW/seed2/metrics/UW.json"
+    assert json.loads((workdir / path).read_text())["cell"]["train_institution"] == "MIMIC+UW"
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pytest
 import yaml
 
-from clinprompt.config import dataset_parts, validate_config
+from clinprompt.config import dataset_parts, split_draw, validate_config
+from clinprompt.corpus import SplitDraw
 from clinprompt.errors import ConfigError
 from tests.conftest import REPO, run_snakemake
 
@@ -31,6 +33,7 @@ def test_embedded_default_is_valid_and_gets_defaults():
     config = validate_config(copy.deepcopy(DEFAULT), SCHEMA)
     assert config["datasets"]["drug_ade"]["skip_invalid"] is False
     assert config["datasets"]["sdoh"]["trust_offsets"] is False
+    assert config["datasets"]["sdoh"]["on_invalid"] == "stop"
     assert config["corpus"] == {"dev_fraction": 0.25, "dev_seed": 13}
 
 
@@ -99,6 +102,64 @@ def test_parts_of_real_and_synthetic_datasets():
         ("train", "MIMIC"), ("train", "UW"), ("test", "MIMIC"), ("test", "UW"),
     ]  # fmt: skip
     assert str(synthetic[1].path) == "results/corpora/sdoh/brat/train/UW"
+
+
+def unsplit(**dataset) -> dict:
+    """A real dataset of one unsplit folder, with `dataset` keys added."""
+    part = {"institution": "PubMed", "path": FOLDER}
+    return {"datasets": {"pgx": {"schema": "n2c2-2018", "parts": [part], **dataset}}}
+
+
+def test_a_drawn_split_replaces_the_parts_splits():
+    config = validate_config(unsplit(split={"test": 0.2}), SCHEMA)
+    assert split_draw(config["datasets"]["pgx"]) == SplitDraw(0.2, 0)
+    assert [(p.split, p.institution) for p in dataset_parts(config, "pgx")] == [(None, "PubMed")]
+    assert split_draw(validate_config(copy.deepcopy(REAL), SCHEMA)["datasets"]["drug_ade"]) is None
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (unsplit(), "config key 'datasets.pgx.parts[0].split': missing (train, dev or test), "
+         "or draw the splits with datasets.pgx.split: {test: 0.2, seed: 7}"),
+        ({"datasets": {"pgx": {**unsplit(split={"test": 0.2})["datasets"]["pgx"], "parts": [
+            {"split": "train", "institution": "PubMed", "path": FOLDER}]}}},
+         "config key 'datasets.pgx.parts[0].split': datasets.pgx.split draws the splits; "
+         "leave this out"),
+        (unsplit(split={"test": 1.0, "seed": 7}),
+         "config key 'datasets.pgx.split.test': 1.0 is greater than or equal to the maximum of 1"),
+        (unsplit(split={"seed": 7}),
+         "config key 'datasets.pgx.split': 'test' is a required property"),
+        ({"datasets": {"s": {"schema": "n2c2-2018", "synthetic": {"kind": "drug_ade"},
+                             "split": {"test": 0.2}}}},
+         "config key 'datasets.s.split': a synthetic corpus comes split; draw a split only for "
+         "parts"),
+    ],
+)  # fmt: skip
+def test_split_mistakes_name_the_key(config, message):
+    with pytest.raises(ConfigError) as err:
+        validate_config(config, SCHEMA)
+    assert str(err.value) == message
+
+
+def test_pgxcorpus_example_config_loads(tmp_path, monkeypatch):
+    from clinprompt.grid import grid_frame
+    from clinprompt.registry import model_registry
+
+    shipped = yaml.safe_load((REPO / "config/examples/pgxcorpus.yaml").read_text())
+    part = shipped["datasets"]["pgxcorpus"]["parts"][0]
+    assert part["path"] == "../shared/data/pgxcorpus/brat"  # beside the repository, not in it
+    monkeypatch.chdir(REPO)
+    if Path(part["path"]).is_dir():
+        validate_config(copy.deepcopy(shipped), SCHEMA)
+    for index in range(20):
+        (tmp_path / f"{index}.txt").touch()
+    part["path"] = str(tmp_path)
+    config = validate_config(shipped, SCHEMA)
+    assert config["datasets"]["pgxcorpus"]["trust_offsets"] is True
+    frame = grid_frame(config, model_registry(config["models"]))
+    assert sorted(frame["strategy"]) == ["finetune", "hard", "soft", "soft-frozen"]
+    assert set(frame["train_institution"]) == {"PubMed"} and set(frame["seed"]) == {1}
 
 
 @pytest.mark.workflow

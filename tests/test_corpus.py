@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from clinprompt.brat import Attribute, Document, Entity, Event, Relation, write_document
-from clinprompt.corpus import CorpusPart, CorpusTables, build_tables, carve_dev, validate_parts
-from clinprompt.errors import InvalidInputError
+from clinprompt.corpus import (
+    CorpusPart,
+    CorpusTables,
+    SplitDraw,
+    build_tables,
+    carve_dev,
+    validate_parts,
+)
+from clinprompt.errors import ConfigError, InvalidInputError
 from clinprompt.schema import load_schema
 
 DRUG_TEXT = "Aspirin 81 mg daily.\nLisinopril 10\nmg for hypertension."
@@ -110,6 +118,30 @@ def test_carve_dev_per_institution():
     assert split.iloc[20] == "test"
 
 
+def test_unsplit_folder_is_drawn_into_train_and_test_by_seed(tmp_path):
+    folder = write_corpus(tmp_path / "all", drug_doc, [f"d{i:02d}" for i in range(20)])
+    schema, part = load_schema("n2c2-2018"), CorpusPart(None, "PubMed", folder)
+
+    def splits(draw: SplitDraw, **options) -> pd.Series:
+        tables, _ = build_tables([part], schema, 0.25, 3, split_draw=draw, **options)
+        return tables.documents.set_index("doc_id")["split"]
+
+    first = splits(SplitDraw(0.2, 7))
+    assert first.value_counts().to_dict() == {"train": 12, "test": 4, "dev": 4}
+    assert first.equals(splits(SplitDraw(0.2, 7)))
+    assert not first.equals(splits(SplitDraw(0.2, 8)))
+    tables, _ = build_tables([part], schema, split_draw=SplitDraw(0.2, 7))
+    assert {key for key in tables.documents["document"] if "/test/" in key} == {
+        f"PubMed/test/{doc_id}" for doc_id in first.index[first == "test"]
+    }
+    # the draw reads file names only: a document left out as invalid moves no other to test
+    corrupt(folder, "d05")
+    kept = splits(SplitDraw(0.2, 7), skip_invalid=True)
+    assert (kept == "test").equals(first.drop("d05") == "test")
+    with pytest.raises(ConfigError, match="folder without a split, and no split draw given"):
+        build_tables([part], schema)
+
+
 def test_existing_dev_split_is_kept(drug_parts, tmp_path):
     dev = write_corpus(tmp_path / "dev", drug_doc, ["v0", "v1"])
     parts = [*drug_parts, CorpusPart("dev", "MIMIC", dev)]
@@ -166,6 +198,26 @@ def test_validate_parts_writes_report_or_fails(drug_parts, tmp_path):
     assert not (tmp_path / "bad.json").exists()
     report = validate_parts(drug_parts, schema, tmp_path / "skip.json", skip_invalid=True)
     assert report["invalid_documents"] == 2 and report["errors"] == 4
+
+
+def test_drop_annotation_keeps_every_document_and_lists_each_dropped_line(drug_parts, tmp_path):
+    # As in a real corpus: many documents with one bad line each (a relation to a missing id).
+    names = ["d01", "d02", "d03"]
+    for name in names:
+        ann = drug_parts[0].path / f"{name}.ann"
+        ann.write_text(ann.read_text() + "R9\tStrength-Drug Arg1:T2 Arg2:T99\n")
+    schema = load_schema("n2c2-2018")
+    tables, summary = build_tables(drug_parts, schema, on_invalid="drop_annotation")
+    assert summary["documents"] == 25 and summary["dropped_annotations"] == 3
+    assert summary["skipped_invalid_documents"] == 0
+    assert "R9" not in set(tables.relations["relation_id"])
+    report = validate_parts(drug_parts, schema, tmp_path / "v.json", on_invalid="drop_annotation")
+    assert report["errors"] == 0 and report["dropped_annotations"] == 3
+    assert json.loads((tmp_path / "v.json").read_text())["dropped"] == [
+        f"{drug_parts[0].path / name}.ann:11: R9 Arg2 points at missing id T99" for name in names
+    ]
+    with pytest.raises(ConfigError, match="on_invalid: 'drop' is not one of stop, drop_annotation"):
+        build_tables(drug_parts, schema, on_invalid="drop")
 
 
 def test_missing_folder_and_duplicate_documents(drug_parts, tmp_path):

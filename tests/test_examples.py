@@ -416,6 +416,22 @@ def test_few_shot_draws_are_seeded_nested_and_shared(synthetic_tables):
         draw_shots(docs, 2, 4, "UW")
 
 
+def test_pooled_draws_take_k_from_each_institution_as_alone():
+    train = [("MIMIC", i) for i in range(6)] + [("UW", i) for i in range(4)]
+    docs = pd.DataFrame(
+        [(f"{inst}/train/{i}", "train", inst) for inst, i in train]
+        + [("UW/dev/9", "dev", "UW"), ("MIMIC/test/8", "test", "MIMIC")],
+        columns=["document", "split", "institution"],
+    )
+    pooled = draw_shots(docs, 2, 5, "MIMIC+UW")
+    assert pooled == sorted(draw_shots(docs, 2, 5, "MIMIC") + draw_shots(docs, 2, 5, "UW"))
+    assert [key.split("/")[0] for key in pooled] == ["MIMIC", "MIMIC", "UW", "UW"]
+    assert draw_shots(docs, 2, 5, "UW+MIMIC") == pooled
+    assert draw_shots(docs, "all", 5, "MIMIC+UW") == sorted(f"{i}/train/{n}" for i, n in train)
+    with pytest.raises(ConfigError, match="shots: 5 exceeds the 4 training documents of UW"):
+        draw_shots(docs, 5, 5, "MIMIC+UW")
+
+
 def test_budget_errors_and_prompt_length(drug_tables):
     tok = tokenizer()
     with pytest.raises(ConfigError, match="leaves no room for the concept context"):

@@ -72,6 +72,15 @@ def test_select_restricts_the_grid(embedded):
         ({"datasets": ["nope"]}, r"grid.experiments.few_shot.datasets': dataset 'nope'"),
         ({"models": ["bert-huge"]}, r"grid.experiments.few_shot.models': model 'bert-huge'"),
         ({"train_institutions": ["Mayo"]}, r"few_shot.train_institutions': institution 'Mayo'"),
+        (
+            {"train_institutions": ["MIMIC+Mayo"]},
+            r"few_shot.train_institutions': institution 'Mayo' of 'MIMIC\+Mayo' is not defined",
+        ),
+        ({"train_institutions": ["UW+UW"]}, r"'UW\+UW' names an institution twice"),
+        (
+            {"datasets": ["sdoh"], "train_institutions": ["MIMIC+UW"], "shots": [7]},
+            r"few_shot.shots': 7 shots is impossible for sdoh/MIMIC, which has 6 training",
+        ),
     ],
 )
 def test_impossible_experiments_name_the_key(embedded, change, message):
@@ -79,6 +88,45 @@ def test_impossible_experiments_name_the_key(embedded, change, message):
     config["grid"]["experiments"]["few_shot"].update(change)
     with pytest.raises(ConfigError, match=message):
         grid_frame(config, model_registry(config.get("models")))
+
+
+def test_pooled_institutions_train_once_and_test_everywhere(embedded):
+    config = copy.deepcopy(embedded[0])
+    config["grid"]["experiments"] = {
+        "pooled": {"strategies": ["hard"], "shots": [2], "train_institutions": ["MIMIC+UW"]}
+    }
+    frame = grid_frame(config, model_registry(config.get("models")))
+    # drug_ade has no UW notes, so only sdoh trains pooled; tested at both institutions.
+    assert frame[["dataset", "train_institution", "shots"]].values.tolist() == [
+        ["sdoh", "MIMIC+UW", "2"]
+    ]
+    assert metrics_files(config, frame) == [
+        "results/sdoh/minilm/hard/p0/k2/MIMIC+UW/seed1/metrics/MIMIC.json",
+        "results/sdoh/minilm/hard/p0/k2/MIMIC+UW/seed1/metrics/UW.json",
+    ]
+    with pytest.raises(ConfigError, match=r"train_institutions.0': 'MIMIC\+' does not match"):
+        validate_config({**config, "grid": {**config["grid"], "experiments": {
+            "pooled": {"train_institutions": ["MIMIC+"]}}}}, SCHEMA)  # fmt: skip
+
+
+def test_a_drawn_split_plans_cells_from_its_file_names(tmp_path):
+    for index in range(20):
+        for suffix in (".txt", ".ann"):
+            (tmp_path / f"{index}{suffix}").touch()
+    few = {"strategies": ["finetune"], "shots": [14]}
+    config = {
+        "datasets": {"pgx": {"schema": "pgxcorpus", "split": {"test": 0.2, "seed": 7},
+                             "parts": [{"institution": "PubMed", "path": str(tmp_path)}]}},
+        "grid": {"models": ["minilm"], "seeds": [1], "experiments": {"few": few}},
+    }  # fmt: skip
+    config, frame = frame_of(config)
+    assert metrics_files(config, frame) == [
+        "results/pgx/minilm/finetune/p0/k14/PubMed/seed1/metrics/PubMed.json"
+    ]
+    # 20 documents: 4 drawn as test, 2 of the other 16 carved as dev, 14 left to draw shots from
+    config["grid"]["experiments"]["few"]["shots"] = [15]
+    with pytest.raises(ConfigError, match="15 shots is impossible for pgx/PubMed, which has 14"):
+        grid_frame(config, model_registry())
 
 
 def test_soft_strategies_need_a_prompt_length(embedded):
@@ -119,10 +167,11 @@ def test_paper_grid_plans_the_study(tmp_path):
     assert set(soft["prompt_length"]) == {8, 16, 32, 64, 128}
     assert set(frame["shots"]) == {"5", "10", "20", "50", "100", "all"}
     sdoh_main = frame[(frame["dataset"] == "sdoh") & frame["experiments"].str.contains("main")]
-    assert set(sdoh_main["train_institution"]) == {"MIMIC", "UW"}
-    # main 7 x 4 x 3 per training institution (3 of them); prompt length and few-shot add
-    # their cells at MIMIC for both datasets, minus the cells they share with main.
-    assert len(frame) == 252 + (2 * 5 - 2) * 2 * 7 * 3 + (4 * 6 - 4) * 2 * 7 * 3
+    assert set(sdoh_main["train_institution"]) == {"MIMIC", "UW", "MIMIC+UW"}  # subtask C
+    # main 7 x 4 x 3 per training institution (4 of them: drug_ade MIMIC, sdoh MIMIC, UW and
+    # MIMIC+UW); prompt length and few-shot add their cells at MIMIC for both datasets, minus
+    # the cells they share with main.
+    assert len(frame) == 336 + (2 * 5 - 2) * 2 * 7 * 3 + (4 * 6 - 4) * 2 * 7 * 3
     assert len(metrics_files(config, frame)) == len(frame) + len(frame[frame["dataset"] == "sdoh"])
 
 
@@ -137,7 +186,7 @@ def test_paper_config_dry_run_lists_every_job(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     counts = job_counts(result.stdout)
-    assert counts["train_cell"] == 1428 and counts["score_cell"] == 2184
+    assert counts["train_cell"] == 1512 and counts["score_cell"] == 2352
     assert "synthesise_corpus" not in counts
 
 
@@ -157,6 +206,11 @@ def test_cell_paths_check_the_cell(embedded):
         cell_metrics_paths(config, models, {**cell, "strategy": "hard"})
     with pytest.raises(ConfigError, match="institution 'Mayo' is not defined"):
         cell_metrics_paths(config, models, {**cell, "train_institution": "Mayo"})
+    assert cell_metrics_paths(config, models, {**cell, "train_institution": "MIMIC+UW"}, "UW") == [
+        "results/sdoh/minilm/soft/p8/kall/MIMIC+UW/seed1/metrics/UW.json"
+    ]
+    with pytest.raises(ConfigError, match="institution 'Mayo' of 'UW\\+Mayo' is not defined"):
+        cell_metrics_paths(config, models, {**cell, "train_institution": "UW+Mayo"})
 
 
 def test_cell_command_prints_the_metrics_path(capsys, monkeypatch):
@@ -182,6 +236,7 @@ def test_plan_counts_gpu_hours_per_model(tmp_path, capsys):
     models = model_registry(config["models"])
     plan = gpu_hours(frame, models).set_index("model")
     assert plan["cells"].sum() == len(frame) and set(plan.index) == set(frame["model"])
+    assert (frame["train_institution"] == "MIMIC+UW").sum() == 7 * 4 * 3  # subtask C counted
     large = frame[frame["model"] == "gatortron-large"]
     frozen = (large["strategy"] == "soft-frozen").sum()
     assert plan.loc["gatortron-large", "gpu_hours"] == 24 * (2 * (len(large) - frozen) + frozen)

@@ -41,7 +41,7 @@ def sdoh_doc(name: str) -> Document:
 
 @pytest.mark.parametrize(
     ("name", "entities", "relations", "events", "attributes"),
-    [("n2c2-2018", 9, 8, 0, 0), ("n2c2-2022-sdoh", 14, 28, 5, 3)],
+    [("n2c2-2018", 9, 8, 0, 0), ("n2c2-2022-sdoh", 14, 28, 5, 3), ("pgxcorpus", 10, 7, 0, 0)],
 )
 def test_shipped_schema_counts(name, entities, relations, events, attributes):
     schema = load_schema(name)
@@ -91,7 +91,7 @@ def test_sdoh_events_give_triggers_arguments_and_derived_relations():
     assert schema.labeled_arguments == ("StatusTime", "StatusEmploy", "TypeLiving")
 
 
-@pytest.mark.parametrize("name", ["n2c2-2018", "n2c2-2022-sdoh"])
+@pytest.mark.parametrize("name", ["n2c2-2018", "n2c2-2022-sdoh", "pgxcorpus"])
 def test_every_concept_and_queried_relation_has_a_query(name):
     schema = load_schema(name)
     assert set(schema.concept_queries) == set(schema.entities)
@@ -349,6 +349,76 @@ def test_bad_schema_is_one_line_naming_file_and_key(breaks, message, tmp_path):
     with pytest.raises(ConfigError) as err:
         load_schema(str(path))
     assert str(err.value) == f"{path}: {message}"
+
+
+def directed_schema(queries: list) -> dict:
+    """Produces: Disease -> Symptom, Is_a: Disease -> Disease, asked from Disease."""
+    return {
+        "name": "directed",
+        "entities": ["Disease", "Symptom"],
+        "relations": {
+            "Produces": {"arg1": ["Disease"], "arg2": ["Symptom"]},
+            "Is_a": {"arg1": ["Disease"], "arg2": ["Disease"]},
+        },
+        "relation_queries": {"Disease": queries},
+        "queries": {
+            "concepts": {"Disease": "Which diseases?", "Symptom": "Which symptoms?"},
+            "relations": {"Produces": "What does {trigger} produce?", "Is_a": "What is {trigger}?"},
+        },
+    }
+
+
+def load_mapping(data: dict, tmp_path: Path):
+    path = tmp_path / "schema.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return load_schema(str(path)), path
+
+
+def test_relations_are_asked_from_either_argument(tmp_path):
+    schema, _ = load_mapping(directed_schema(["Produces", {"Is_a": "arg2"}]), tmp_path)
+    assert schema.relation_queries == {"Disease": ("Produces", "Is_a")}
+    assert schema.trigger_role("Disease", "Produces") == "arg1"
+    assert schema.answer_types("Produces", "arg1") == ("Symptom",)
+    assert schema.trigger_role("Disease", "Is_a") == "arg2"
+    drug = load_schema("n2c2-2018")
+    assert {drug.trigger_role("Drug", r) for r in drug.relation_queries["Drug"]} == {"arg2"}
+    assert drug.answer_types("Strength-Drug", "arg2") == ("Strength",)
+
+
+@pytest.mark.parametrize(
+    ("queries", "message"),
+    [
+        (
+            ["Is_a"],
+            "relation_queries.Disease.Is_a: 'Disease' can be Arg1 or Arg2 of Is_a; "
+            "write {Is_a: arg1} or {Is_a: arg2} for the trigger's role",
+        ),
+        (
+            [{"Produces": "arg2"}],
+            "relation_queries.Disease.Produces: 'Disease' cannot be the arg2 of Produces",
+        ),
+        (
+            [{"Is_a": "tail"}],
+            "relation_queries.Disease: '{'Is_a': 'tail'}' is not a relation name"
+            " or {Relation: arg1|arg2}",
+        ),
+    ],
+)
+def test_relation_direction_errors_name_the_key(tmp_path, queries, message):
+    with pytest.raises(ConfigError) as err:
+        load_mapping(directed_schema(queries), tmp_path)
+    assert str(err.value) == f"{tmp_path / 'schema.yaml'}: {message}"
+
+
+def test_relation_asked_from_a_type_that_is_neither_argument(tmp_path):
+    data = directed_schema([])
+    data["relation_queries"] = {"Symptom": ["Is_a"]}
+    with pytest.raises(ConfigError) as err:
+        load_mapping(data, tmp_path)
+    assert str(err.value) == (
+        f"{tmp_path / 'schema.yaml'}: relation_queries.Symptom.Is_a: "
+        "'Symptom' can be neither argument of Is_a"
+    )
 
 
 def test_schema_that_is_not_yaml(tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from clinprompt.brat import Document, Entity, write_document
@@ -88,3 +90,15 @@ def test_statistics_page_reports_the_dictionary_baseline(baseline_tables, tmp_pa
     assert "Dictionary baseline" in html and "dictionary_f1" in html
     assert "<td>0.500</td>" in html and "<td>0.667</td>" in html
     assert "Aspirin" not in html and "gout" not in html
+
+
+def test_statistics_page_counts_the_dropped_lines(baseline_tables, tmp_path):
+    baseline_tables.write(tmp_path / "tables")
+    validation = tmp_path / "validation.json"
+    validation.write_text(json.dumps({"dropped_annotations": 0, "dropped": []}))
+    write_statistics(tmp_path / "tables", tmp_path / "clean.html", "t", validation)
+    assert "dropped" not in (tmp_path / "clean.html").read_text(encoding="utf-8")
+    validation.write_text(json.dumps({"dropped_annotations": 2, "dropped": ["a:3: x", "a:4: y"]}))
+    write_statistics(tmp_path / "tables", tmp_path / "statistics.html", "t", validation)
+    html = (tmp_path / "statistics.html").read_text(encoding="utf-8")
+    assert "2 invalid annotation lines were dropped" in html and "a:3" not in html

@@ -85,6 +85,15 @@ def test_invalid_user_corpus_fails_with_file_and_line(corpus_run, tmp_path):
     assert result.returncode == 0, result.stderr
     summary = (tmp_path / "logs/corpus/real/tables.log").read_text()
     assert "skipped 1 invalid documents" in summary
+    config["datasets"]["real"] |= {"skip_invalid": False, "on_invalid": "drop_annotation"}
+    result = run_snakemake(tmp_path, config)
+    assert result.returncode == 0, result.stderr
+    validation = json.loads((tmp_path / "results/corpora/real/validation.json").read_text())
+    assert validation["dropped"] == [f"{bad}:{line}: non-integer offset in '5 two'"]
+    documents = pd.read_parquet(tmp_path / "results/corpora/real/tables/documents.parquet")
+    assert len(documents) == validation["documents"]
+    html = (tmp_path / "results/corpora/real/statistics.html").read_text()
+    assert "1 invalid annotation lines were dropped" in html
 
 
 def test_repository_config_dry_run(repo=REPO):

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from clinprompt.schema import DatasetSchema
 
 LINE_KINDS = ("T", "R", "E", "A", "M", "N", "#", "*")
+ANNOTATION_KINDS = (
+    "entities", "relations", "events", "attributes", "normalizations", "notes", "equivalences",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -329,33 +332,31 @@ def _parse_line(raw: str, number: int, parsed: _Parsed, path: str, trust_offsets
         doc.equivalences.append(Equivalence(tokens[0], tuple(tokens[1:]), number))
 
 
-def _check_references(parsed: _Parsed, path: str) -> None:
+def reference_problems(doc: Document, path: str) -> list[Problem]:
     """Every relation, event, attribute, normalisation, note and equivalence must point at
     an annotation of the right kind that exists in the same file."""
-    doc = parsed.doc
+    problems = []
     entity_ids = {e.id for e in doc.entities}
-    annotation_ids = entity_ids | {e.id for e in doc.events} | {r.id for r in doc.relations}
+    argument_ids = entity_ids | {e.id for e in doc.events}
+    annotation_ids = argument_ids | {r.id for r in doc.relations}
 
     def missing(ref: str, allowed: set[str], line: int, what: str) -> None:
         if ref not in allowed:
-            parsed.problems.append(Problem(path, line, f"{what} points at missing id {ref}"))
+            problems.append(Problem(path, line, f"{what} points at missing id {ref}"))
 
     for rel in doc.relations:
-        missing(
-            rel.arg1, entity_ids | {e.id for e in doc.events}, rel.line, f"{rel.id} {rel.arg1_role}"
-        )
-        missing(
-            rel.arg2, entity_ids | {e.id for e in doc.events}, rel.line, f"{rel.id} {rel.arg2_role}"
-        )
+        missing(rel.arg1, argument_ids, rel.line, f"{rel.id} {rel.arg1_role}")
+        missing(rel.arg2, argument_ids, rel.line, f"{rel.id} {rel.arg2_role}")
     for event in doc.events:
         missing(event.trigger, entity_ids, event.line, f"{event.id} trigger")
         for role, ref in event.arguments:
-            missing(ref, entity_ids | {e.id for e in doc.events}, event.line, f"{event.id} {role}")
+            missing(ref, argument_ids, event.line, f"{event.id} {role}")
     for item in (*doc.attributes, *doc.normalizations, *doc.notes):
         missing(item.target, annotation_ids, item.line, item.id)
     for eq in doc.equivalences:
         for member in eq.members:
             missing(member, entity_ids, eq.line, "equivalence")
+    return problems
 
 
 def parse_document(
@@ -370,8 +371,7 @@ def parse_document(
     for number, raw in enumerate(ann.split("\n"), start=1):
         if raw.strip():
             _parse_line(raw.rstrip("\r"), number, parsed, ann_path, trust_offsets)
-    _check_references(parsed, ann_path)
-    return parsed.doc, parsed.problems
+    return parsed.doc, parsed.problems + reference_problems(parsed.doc, ann_path)
 
 
 # --------------------------------------------------------------------------- files
@@ -423,16 +423,66 @@ def orphan_texts(folder: Path) -> list[Problem]:
     ]
 
 
+def read_checked(
+    ann_path: Path, schema: DatasetSchema | None = None, trust_offsets: bool = False
+) -> tuple[Document | None, list[Problem]]:
+    """`read_document` plus the schema's checks of the document."""
+    doc, problems = read_document(ann_path, trust_offsets)
+    if doc is not None and schema is not None:
+        problems.extend(schema.check_document(doc, str(ann_path)))
+    return doc, problems
+
+
+def drop_invalid_annotations(
+    doc: Document, problems: list[Problem], schema: DatasetSchema | None, path: str
+) -> tuple[Document, list[Problem]]:
+    """The document without every annotation line an error names, and those errors.
+
+    Dropping cascades: a relation, event or attribute that points at a dropped line is
+    invalid in turn and dropped too, with its own error. Lines the parser could not read
+    are already absent; their errors are returned all the same, so every dropped line is
+    named. Warnings are kept out of the result: their lines stay.
+    """
+    dropped = [p for p in problems if p.severity == "error"]
+    while True:
+        lines = {p.line for p in dropped}
+        doc = Document(
+            doc.doc_id,
+            doc.text,
+            **{
+                kind: [item for item in getattr(doc, kind) if item.line not in lines]
+                for kind in ANNOTATION_KINDS
+            },
+        )
+        found = reference_problems(doc, path)
+        if schema is not None:
+            found += schema.check_document(doc, path)
+        new = [p for p in found if p.severity == "error"]
+        if not new:
+            return doc, sorted(dropped, key=lambda p: p.line)
+        dropped += new
+
+
 def validate_corpus(
-    folder: Path, schema: DatasetSchema | None = None, trust_offsets: bool = False
+    folder: Path,
+    schema: DatasetSchema | None = None,
+    trust_offsets: bool = False,
+    dropped: list[Problem] | None = None,
 ) -> list[Problem]:
-    """Every problem of every document of a folder, in one pass."""
+    """Every problem of every document of a folder, in one pass.
+
+    With a `dropped` list (the `drop_annotation` policy), the errors of readable documents go
+    there instead, cascades included (see `drop_invalid_annotations`); the problems returned
+    are then the warnings and whatever stops a whole document.
+    """
     problems = orphan_texts(folder)
     for ann_path in iter_ann_files(folder):
-        doc, found = read_document(ann_path, trust_offsets)
+        doc, found = read_checked(ann_path, schema, trust_offsets)
+        if doc is not None and dropped is not None:
+            _, lost = drop_invalid_annotations(doc, found, schema, str(ann_path))
+            dropped.extend(lost)
+            found = [p for p in found if p.severity != "error"]
         problems.extend(found)
-        if doc is not None and schema is not None:
-            problems.extend(schema.check_document(doc, str(ann_path)))
     return problems
 
 
@@ -442,12 +492,14 @@ def iter_corpus(
     trust_offsets: bool = False,
     skip_invalid: bool = False,
     skipped: list[str] | None = None,
+    dropped: list[Problem] | None = None,
 ) -> Iterator[Document]:
     """Documents of a folder for the pipeline.
 
     An invalid document (a `.txt` without its `.ann` too) stops the run with all of its
     problems in the message; with `skip_invalid` it is left out whole and its path is
-    appended to `skipped`.
+    appended to `skipped`. With a `dropped` list (the `drop_annotation` policy) a readable
+    document is kept without its invalid lines, whose errors are appended to `dropped`.
     """
     for problem in orphan_texts(folder):
         if not skip_invalid:
@@ -455,9 +507,11 @@ def iter_corpus(
         if skipped is not None:
             skipped.append(problem.path)
     for ann_path in iter_ann_files(folder):
-        doc, problems = read_document(ann_path, trust_offsets)
-        if doc is not None and schema is not None:
-            problems.extend(schema.check_document(doc, str(ann_path)))
+        doc, problems = read_checked(ann_path, schema, trust_offsets)
+        if doc is not None and dropped is not None:
+            doc, lost = drop_invalid_annotations(doc, problems, schema, str(ann_path))
+            dropped.extend(lost)
+            problems = []
         errors = [p for p in problems if p.severity == "error"]
         if not errors and doc is not None:
             yield doc

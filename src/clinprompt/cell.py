@@ -1,14 +1,15 @@
 """One grid cell end to end: corpus tables in, a trained model, BRAT predictions and metrics out.
 
-A cell is (dataset, model, strategy, prompt length, shots, training institution, seed).
-`train_cell` draws the few-shot training documents, builds the strategy's examples, trains with
-model selection on the dev documents of the training institution (scored end to end, as test
-will be), and saves the best trainable weights with a summary. `predict_cell` loads them
-(`load_trained`: only the frozen encoder's tensors may be absent; any other mismatch is an error
-naming the key and file), predicts every test document of one test institution from its text
-alone, writes one `.ann` per document (empty when nothing is found) and the metrics JSON: the
-scorer's output with bootstrap intervals, events for event corpora, trainable parameters,
-training time, peak memory and tokens/s.
+A cell is (dataset, model, strategy, prompt length, shots, training institution, seed); the
+training institution may pool several (`MIMIC+UW`: the union of their training and dev notes).
+`train_cell` draws the few-shot training documents (k from each pooled institution), builds the
+strategy's examples, trains with model selection on the dev documents of the training
+institution(s) (scored end to end, as test will be), and saves the best trainable weights with
+a summary. `predict_cell` loads them (`load_trained`: only the frozen encoder's tensors may be
+absent; any other mismatch is an error naming the key and file), predicts every test document
+of one test institution from its text alone, writes one `.ann` per document (empty when
+nothing is found) and the metrics JSON: the scorer's output with bootstrap intervals, events
+for event corpora, trainable parameters, training time, peak memory and tokens/s.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import torch
 
 from clinprompt.atomic import atomic_directory, atomic_write_text
 from clinprompt.cell_score import score_predictions, write_metrics
-from clinprompt.corpus import CorpusTables, table_documents
+from clinprompt.corpus import CorpusTables, pooled_institutions, table_documents
 from clinprompt.distributed import needs_sharding, process_count, run_in_processes, world
 from clinprompt.encoder import encoder_dtype, load_encoder
 from clinprompt.errors import ConfigError
@@ -51,7 +52,7 @@ BEST = "best.pt"
 
 @dataclass(frozen=True)
 class Cell:
-    """One point of the study's grid."""
+    """One point of the study's grid; `train_institution` may be a pool (`MIMIC+UW`)."""
 
     dataset: str
     model: str
@@ -149,8 +150,12 @@ def build_model(
 
 
 def dev_documents(documents: pd.DataFrame, institution: str) -> pd.DataFrame:
-    """The dev documents of the training institution, on which a cell selects and calibrates."""
-    dev = documents[(documents["split"] == "dev") & (documents["institution"] == institution)]
+    """The dev documents of the training institution (every institution of a pool), on which a
+    cell selects and calibrates."""
+    dev = documents[
+        (documents["split"] == "dev")
+        & documents["institution"].isin(pooled_institutions(institution))
+    ]
     if dev.empty:
         raise ConfigError(f"no dev documents from {institution} to select the model on")
     return dev
@@ -249,11 +254,13 @@ def train_cell(
     tables = CorpusTables.read(tables_dir)
     schema = load_schema(schema_name)
     documents = tables.documents
-    if cell.train_institution not in set(documents["institution"]):
-        raise ConfigError(
-            f"training institution '{cell.train_institution}' not in dataset {cell.dataset} "
-            f"(has {', '.join(sorted(set(documents['institution'])))})"
-        )
+    known = set(documents["institution"])
+    for institution in pooled_institutions(cell.train_institution):
+        if institution not in known:
+            raise ConfigError(
+                f"training institution '{institution}' not in dataset {cell.dataset} "
+                f"(has {', '.join(sorted(known))})"
+            )
     train_keys = draw_shots(documents, cell.shots, cell.seed, cell.train_institution)
     dev = dev_documents(documents, cell.train_institution)
     model, tokenizer = build_model(cell, spec, schema, settings)

@@ -2,7 +2,8 @@
 
 In: the config mapping Snakemake loaded and `workflow/schemas/config.schema.yaml`.
 Out: the same mapping with schema defaults filled in, or a `ConfigError` whose one line
-names the offending key; and, per dataset, the BRAT folders (`CorpusPart`s) to read.
+names the offending key; and, per dataset, the BRAT folders (`CorpusPart`s) to read and the
+seeded train/test draw (`SplitDraw`) of a corpus that comes as one unsplit folder.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, TypeVar
 import jsonschema
 import yaml
 
-from clinprompt.corpus import CorpusPart
+from clinprompt.corpus import CorpusPart, SplitDraw
 from clinprompt.errors import ConfigError
 from clinprompt.synth import planned_parts
 
@@ -71,6 +72,8 @@ def validate_config(config: dict, schema_path: Path) -> dict:
     if error is not None:
         raise ConfigError(_one_line(error))
     _fill_defaults(config, schema)
+    for name, dataset in config["datasets"].items():
+        _check_split(name, dataset)
     unset = unset_paths(config)
     if unset:
         raise ConfigError(f"config leaves {len(unset)} path(s) unset; set: {', '.join(unset)}")
@@ -84,10 +87,31 @@ def validate_config(config: dict, schema_path: Path) -> dict:
     return config
 
 
+def _check_split(name: str, dataset: dict) -> None:
+    """Every part gives its split, or the dataset draws them (`split`), never both."""
+    if "split" in dataset and "synthetic" in dataset:
+        raise ConfigError(
+            f"config key 'datasets.{name}.split': a synthetic corpus comes split; "
+            "draw a split only for parts"
+        )
+    for index, part in enumerate(dataset.get("parts", [])):
+        key = f"datasets.{name}.parts[{index}].split"
+        if "split" in dataset and "split" in part:
+            raise ConfigError(
+                f"config key '{key}': datasets.{name}.split draws the splits; leave this out"
+            )
+        if "split" not in dataset and "split" not in part:
+            raise ConfigError(
+                f"config key '{key}': missing (train, dev or test), or draw the splits with "
+                f"datasets.{name}.split: {{test: 0.2, seed: 7}}"
+            )
+
+
 def unset_paths(config: dict) -> list[str]:
     """The config keys of data and checkpoint paths left null for the user to fill in."""
     keys = [
-        f"datasets.{name}.parts[{index}].path ({part['split']} {part['institution']})"
+        f"datasets.{name}.parts[{index}].path "
+        f"({part.get('split', 'unsplit')} {part['institution']})"
         for name, dataset in config["datasets"].items()
         for index, part in enumerate(dataset.get("parts", []))
         if part["path"] is None
@@ -104,7 +128,7 @@ def dataset_parts(config: dict, dataset: str) -> list[CorpusPart]:
     settings = config["datasets"][dataset]
     if "parts" in settings:
         return [
-            CorpusPart(p["split"], p["institution"], Path(p["path"])) for p in settings["parts"]
+            CorpusPart(p.get("split"), p["institution"], Path(p["path"])) for p in settings["parts"]
         ]
     synthetic = settings["synthetic"]
     root = Path(SYNTHETIC_ROOT) / dataset / "brat"
@@ -115,6 +139,11 @@ def dataset_parts(config: dict, dataset: str) -> list[CorpusPart]:
         CorpusPart(split, institution, root / split / institution)
         for split, institution, _ in planned
     ]
+
+
+def split_draw(settings: dict) -> SplitDraw | None:
+    """The seeded train/test draw of a dataset's unsplit folders (its `split` block), if any."""
+    return SplitDraw(**settings["split"]) if "split" in settings else None
 
 
 def config_or_exit(function: Callable[..., T], *args: Any) -> T:

@@ -3,8 +3,11 @@
 In: `CorpusPart`s (a split, an institution and a BRAT folder each) and a `DatasetSchema`.
 Out: `CorpusTables` — documents, entities (with fragment lists and labeled-argument values),
 relations (the study's view: SDoH event links become relations), events and attributes —
-each row carrying `document`, `split` and `institution`. A corpus without a dev split gets
-one carved deterministically from train, per institution; test is never touched.
+each row carrying `document`, `split` and `institution`. A folder that comes unsplit (a part
+without a split) has its documents drawn into train and test by a seeded `SplitDraw`. A corpus
+without a dev split gets one carved deterministically from train, per institution; test is
+never touched. A training institution of the grid may pool several (`MIMIC+UW`,
+`pooled_institutions`).
 """
 
 from __future__ import annotations
@@ -26,17 +29,20 @@ from clinprompt.brat import (
     Document,
     Entity,
     Event,
+    Problem,
     Relation,
     iter_ann_files,
     iter_corpus,
     validate_corpus,
 )
-from clinprompt.errors import InvalidInputError
+from clinprompt.errors import ConfigError, InvalidInputError
 from clinprompt.schema import DatasetSchema
 
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "dev", "test")
+POOL = "+"
+ON_INVALID = ("stop", "drop_annotation")
 
 _FRAGMENTS = pa.list_(pa.struct([("start", pa.int64()), ("end", pa.int64())]))
 _ARGUMENTS = pa.list_(pa.struct([("role", pa.string()), ("id", pa.string())]))
@@ -59,11 +65,33 @@ TABLE_SCHEMAS = {
 
 @dataclass(frozen=True)
 class CorpusPart:
-    """One BRAT folder of a corpus: its split and the institution its notes come from."""
+    """One BRAT folder of a corpus: its split and the institution its notes come from.
 
-    split: str
+    Split None: the folder holds every split, drawn into train and test by a `SplitDraw`.
+    """
+
+    split: str | None
     institution: str
     path: Path
+
+
+@dataclass(frozen=True)
+class SplitDraw:
+    """A seeded train/test split of the documents of an unsplit folder: `test` is the share
+    drawn as test (as `carved_size` rounds it); the rest is train."""
+
+    test: float
+    seed: int = 0
+
+    def test_documents(self, folder: Path, institution: str) -> set[str]:
+        """The document ids of `folder` drawn as test.
+
+        The draw runs over the folder's `.ann` names in sorted order, before any document is
+        read, so it depends only on the seed, the institution and the file names: fixing or
+        dropping an invalid document moves no other between train and test.
+        """
+        names = [path.stem for path in iter_ann_files(folder)]
+        return seeded_sample(names, carved_size(len(names), self.test), self.seed, institution)
 
 
 @dataclass
@@ -126,11 +154,22 @@ def document_rows(doc: Document, schema: DatasetSchema) -> dict[str, list[dict]]
     }  # fmt: skip
 
 
-def carved_dev_size(train_documents: int, fraction: float) -> int:
-    """How many of an institution's training documents `carve_dev` moves to dev."""
-    if train_documents < 2:
+def pooled_institutions(train_institution: str) -> list[str]:
+    """The institutions a training institution stands for: `MIMIC+UW` pools MIMIC and UW."""
+    return train_institution.split(POOL)
+
+
+def carved_size(documents: int, fraction: float) -> int:
+    """How many of `documents` a carve moves out (dev from an institution's training documents
+    in `carve_dev`, test from an unsplit folder in `SplitDraw`): at least one, never all."""
+    if documents < 2:
         return 0
-    return min(train_documents - 1, max(1, round(fraction * train_documents)))
+    return min(documents - 1, max(1, round(fraction * documents)))
+
+
+def seeded_sample(keys: list[str], n: int, seed: int, institution: str) -> set[str]:
+    """`n` of the sorted `keys`, drawn with a generator seeded by the seed and institution."""
+    return set(random.Random(f"{seed}:{institution}").sample(sorted(keys), n))
 
 
 def carve_dev(documents: pd.DataFrame, fraction: float, seed: int) -> pd.Series:
@@ -143,12 +182,8 @@ def carve_dev(documents: pd.DataFrame, fraction: float, seed: int) -> pd.Series:
     split = documents["split"].copy()
     train = documents[documents["split"] == "train"]
     for institution, group in train.groupby("institution", sort=True):
-        keys = sorted(group["document"])
-        n_dev = carved_dev_size(len(keys), fraction)
-        if not n_dev:
-            continue
-        rng = random.Random(f"{seed}:{institution}")
-        dev = set(rng.sample(keys, n_dev))
+        keys = list(group["document"])
+        dev = seeded_sample(keys, carved_size(len(keys), fraction), seed, institution)
         split[documents["document"].isin(dev)] = "dev"
     return split
 
@@ -160,24 +195,38 @@ def build_tables(
     dev_seed: int = 0,
     skip_invalid: bool = False,
     trust_offsets: bool = False,
+    on_invalid: str = "stop",
+    split_draw: SplitDraw | None = None,
 ) -> tuple[CorpusTables, dict]:
-    """Read every part into tables; return them with a summary of counts."""
+    """Read every part into tables; return them with a summary of counts.
+
+    `on_invalid: drop_annotation` keeps every readable document without its invalid lines
+    (counted in the summary as `dropped_annotations`; `validate_parts` lists them). A part
+    without a split has its documents split into train and test by `split_draw`.
+    """
+    dropped = _dropped_list(on_invalid)
     rows: dict[str, list[dict]] = {kind: [] for kind in TABLE_SCHEMAS}
     line_counts: Counter[str] = Counter()
     skipped: list[str] = []
     seen: dict[str, Path] = {}
     for part in parts:
-        if part.split not in SPLITS:
+        if part.split is None and split_draw is None:
+            raise ConfigError(f"{part.path}: folder without a split, and no split draw given")
+        if part.split is not None and part.split not in SPLITS:
             raise InvalidInputError(f"{part.path}: unknown split '{part.split}' (use {SPLITS})")
         if not Path(part.path).is_dir():
             raise InvalidInputError(f"{part.path}: corpus folder not found")
-        for doc in iter_corpus(part.path, schema, trust_offsets, skip_invalid, skipped):
-            key = f"{part.institution}/{part.split}/{doc.doc_id}"
+        drawn = set()
+        if part.split is None:
+            drawn = split_draw.test_documents(part.path, part.institution)
+        for doc in iter_corpus(part.path, schema, trust_offsets, skip_invalid, skipped, dropped):
+            split = part.split or ("test" if doc.doc_id in drawn else "train")
+            key = f"{part.institution}/{split}/{doc.doc_id}"
             if key in seen:
                 raise InvalidInputError(f"{part.path}: document {doc.doc_id} also in {seen[key]}")
             seen[key] = part.path
             line_counts.update(doc.line_counts())
-            keys = {"document": key, "split": part.split, "institution": part.institution}
+            keys = {"document": key, "split": split, "institution": part.institution}
             for kind, kind_rows in document_rows(doc, schema).items():
                 rows[kind].extend({**keys, **row} for row in kind_rows)
     frames = {
@@ -193,6 +242,7 @@ def build_tables(
     summary = {
         "documents": len(frames["documents"]),
         "skipped_invalid_documents": len(skipped),
+        "dropped_annotations": len(dropped or ()),
         "line_counts": {kind: int(line_counts[kind]) for kind in sorted(line_counts)},
         "documents_per_split": {
             f"{s}/{i}": int(n)
@@ -202,7 +252,18 @@ def build_tables(
     log.info("read %d documents; lines per kind: %s", summary["documents"], summary["line_counts"])
     if skipped:
         log.warning("skipped %d invalid documents (skip_invalid: true)", len(skipped))
+    if dropped:
+        log.warning(
+            "dropped %d invalid annotation lines (on_invalid: drop_annotation)", len(dropped)
+        )
     return CorpusTables(**frames), summary
+
+
+def _dropped_list(on_invalid: str) -> list[Problem] | None:
+    """The list that collects dropped lines under `drop_annotation`; None under `stop`."""
+    if on_invalid not in ON_INVALID:
+        raise ConfigError(f"on_invalid: '{on_invalid}' is not one of {', '.join(ON_INVALID)}")
+    return [] if on_invalid == "drop_annotation" else None
 
 
 def validate_parts(
@@ -211,20 +272,26 @@ def validate_parts(
     out_json: Path,
     skip_invalid: bool = False,
     trust_offsets: bool = False,
+    on_invalid: str = "stop",
 ) -> dict:
     """Validate every folder in one pass; log each problem and write a JSON report.
 
-    Stops with a one-line error when any document is invalid, unless `skip_invalid`.
+    Stops with a one-line error when any document is invalid, unless `skip_invalid`. Under
+    `on_invalid: drop_annotation` the invalid lines of readable documents are listed under
+    `dropped` (and counted as `dropped_annotations`) instead of stopping the run.
     """
+    dropped = _dropped_list(on_invalid)
     problems = []
     documents = 0
     for part in parts:
         if not Path(part.path).is_dir():
             raise InvalidInputError(f"{part.path}: corpus folder not found")
         documents += len(iter_ann_files(part.path))
-        problems.extend(validate_corpus(part.path, schema, trust_offsets))
+        problems.extend(validate_corpus(part.path, schema, trust_offsets, dropped))
     for problem in problems:
         log.log(logging.ERROR if problem.severity == "error" else logging.WARNING, "%s", problem)
+    for problem in dropped or ():
+        log.warning("dropped %s", problem)
     errors = [p for p in problems if p.severity == "error"]
     report = {
         "documents": documents,
@@ -232,10 +299,13 @@ def validate_parts(
         "warnings": len(problems) - len(errors),
         "invalid_documents": len({p.path for p in errors}),
         "problems": [str(p) for p in problems],
+        "dropped_annotations": len(dropped or ()),
+        "dropped": [str(p) for p in dropped or ()],
     }
     log.info(
-        "validated %d documents: %d errors in %d documents, %d warnings",
+        "validated %d documents: %d errors in %d documents, %d warnings, %d lines dropped",
         documents, report["errors"], report["invalid_documents"], report["warnings"],
+        report["dropped_annotations"],
     )  # fmt: skip
     if errors and not skip_invalid:
         raise InvalidInputError(

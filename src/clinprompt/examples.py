@@ -41,7 +41,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from clinprompt.atomic import atomic_file
-from clinprompt.corpus import CorpusTables
+from clinprompt.corpus import CorpusTables, pooled_institutions
 from clinprompt.errors import ConfigError, InvalidInputError
 from clinprompt.events import ValueVocabulary
 from clinprompt.schema import DatasetSchema
@@ -66,7 +66,8 @@ EXAMPLE_SCHEMA = pa.schema([
     ("example_id", pa.string()), ("document", pa.string()), ("split", pa.string()),
     ("institution", pa.string()), ("window", pa.int32()), ("task", pa.string()),
     ("query_type", pa.string()), ("prompt_index", pa.int32()), ("trigger_id", pa.string()),
-    ("trigger_start", pa.int64()), ("trigger_end", pa.int64()), ("input_ids", _INTS),
+    ("trigger_role", pa.string()), ("trigger_start", pa.int64()), ("trigger_end", pa.int64()),
+    ("input_ids", _INTS),
     ("token_type_ids", pa.list_(pa.int8())), ("token_starts", _INTS), ("token_ends", _INTS),
     ("marker_positions", _INTS), ("answer_starts", _INTS), ("answer_ends", _INTS),
     ("answer_ids", _STRINGS), ("labels", pa.list_(pa.int16())), ("arg1_id", pa.string()),
@@ -565,11 +566,12 @@ def _trigger_window(windows: list[Window], first: int, last: int) -> int:
     return (whole or [w.index for w in windows if w.holds(first, first)])[0]
 
 
-def _links(relations: pd.DataFrame | None) -> dict[tuple[str, str, str], list[str]]:
-    """Arg1 ids per (document, Arg2 id, relation type)."""
+def _links(relations: pd.DataFrame | None) -> dict[tuple[str, str, str, str], list[str]]:
+    """The other argument's ids per (document, trigger id, relation type, trigger role)."""
     links = defaultdict(list)
     for rel in () if relations is None else relations.itertuples(index=False):
-        links[(rel.document, rel.arg2, rel.type)].append(rel.arg1)
+        links[(rel.document, rel.arg2, rel.type, "arg2")].append(rel.arg1)
+        links[(rel.document, rel.arg1, rel.type, "arg1")].append(rel.arg2)
     return links
 
 
@@ -584,7 +586,7 @@ def _trigger_rows(
     trigger,
     spans: dict[str, Span] | None,
     values: dict[str, int] | None,
-    links: dict[tuple[str, str, str], list[str]],
+    links: dict[tuple[str, str, str, str], list[str]],
     counts: Counter,
 ) -> list[dict]:
     """The rows of one trigger, one per relation type asked from its type; value columns when
@@ -598,11 +600,12 @@ def _trigger_rows(
     first_prompt = len(layout.schema.concept_types)
     rows = []
     for relation in layout.schema.relation_queries[trigger.type]:
+        role = layout.schema.trigger_role(trigger.type, relation)
         inputs = _assemble(layout.template, context, layout.query(relation, text))
         offset = inputs.pop("offset")
         answers = {}
         if spans is not None:
-            linked = links[(doc.key, trigger.entity_id, relation)]
+            linked = links[(doc.key, trigger.entity_id, relation, role)]
             args = [(a, *spans[a][1:]) for a in linked if a in spans]
             inside = [a for a in args if context.holds(a[1], a[2])]
             counts["answers_outside_context"] += len(args) - len(inside)
@@ -614,7 +617,7 @@ def _trigger_rows(
             example_id=f"{doc.key}:relation:{relation}:{trigger.entity_id}", **doc.keys,
             window=where, task="relation", query_type=relation,
             prompt_index=first_prompt + layout.schema.relation_types.index(relation),
-            trigger_id=trigger.entity_id, trigger_start=int(trigger.start),
+            trigger_id=trigger.entity_id, trigger_role=role, trigger_start=int(trigger.start),
             trigger_end=int(trigger.end), **inputs, **answers,
         ))  # fmt: skip
     return rows
@@ -632,8 +635,9 @@ def relation_examples(
     """MRC rows for every (trigger, relation type asked from the trigger's type).
 
     `triggers` is any entity table: the gold concepts at training time, the predicted ones
-    at test time; types without relation queries are skipped. Answers (only when `entities`
-    and `relations` are given) are the Arg1 entities linked to the trigger as Arg2.
+    at test time; types without relation queries are skipped. `trigger_role` says which
+    argument the trigger is (`schema.trigger_role`); answers (only when `entities` and
+    `relations` are given) are the entities linked to it as the other argument.
     Counts: `triggers_without_tokens`, `answers_outside_context`, `spans_too_long` (as for
     concepts).
     """
@@ -776,12 +780,16 @@ def _pair_links(relations: pd.DataFrame | None) -> dict[tuple[str, str, str], st
     return links
 
 
-def _pair_partners(schema: DatasetSchema) -> dict[str, set[str]]:
-    """Arg1 types that may pair with each trigger type (those its relation queries ask for)."""
-    return {
-        trigger: {kind for name in asked for kind in schema.relations[name].arg1}
-        for trigger, asked in schema.relation_queries.items()
-    }
+def _pair_partners(schema: DatasetSchema) -> dict[str, dict[str, set[str]]]:
+    """Per trigger type and trigger role, the types of the other argument it may pair with."""
+    partners: dict[str, dict[str, set[str]]] = {}
+    for trigger, asked in schema.relation_queries.items():
+        for name in asked:
+            role = schema.trigger_role(trigger, name)
+            partners.setdefault(trigger, {}).setdefault(role, set()).update(
+                schema.answer_types(name, role)
+            )
+    return partners
 
 
 def pair_examples(
@@ -796,10 +804,11 @@ def pair_examples(
 
     As for MRC, a trigger is an entity of a type relation queries are asked from, and its
     context is the MRC relation row's: the previous, the trigger's and the next relation
-    window. Its candidates are the entities of a type that can be Arg1 of one of those
-    relations lying whole in that context; Arg1 is marked `[s1] .. [e1]`, the trigger (Arg2)
-    `[s2] .. [e2]`. `label` = 1 + index of the pair's gold relation type, 0 = none; null
-    without `relations`. `window` is the concept window holding the trigger. Counts:
+    window. Its candidates are the entities lying whole in that context of a type that can be
+    the other argument of one of those relations, the trigger being Arg2 or Arg1 as
+    `schema.trigger_role` says; Arg1 is marked `[s1] .. [e1]`, Arg2 `[s2] .. [e2]`, and each
+    ordered pair is proposed once. `label` = 1 + index of the pair's gold relation type,
+    0 = none; null without `relations`. `window` is the concept window holding the trigger. Counts:
     `triggers_without_tokens`, `relations_without_candidate` (gold links of these documents
     never proposed, e.g. an argument outside the trigger's context).
     """
@@ -810,6 +819,7 @@ def pair_examples(
     partners = _pair_partners(schema)
     gold = _pair_links(relations)
     by_doc, keys = _by_document(entities), set(documents["document"])
+    proposed: set[tuple[str, str, str]] = set()
     rows: list[dict] = []
     counts = _counts("triggers_without_tokens", "relations_without_candidate")
     for doc in _documents(documents, tokenizer):
@@ -822,26 +832,33 @@ def pair_examples(
             if trigger.entity_id not in spans:
                 counts["triggers_without_tokens"] += 1
                 continue
-            _, f2, l2 = spans[trigger.entity_id]
-            _, low, high = layout.span(windows, f2, l2)
-            for arg1, (kind, f1, l1) in spans.items():
-                if arg1 == trigger.entity_id or kind not in partners[trigger.type]:
-                    continue
-                if not (low <= f1 and l1 <= high):
-                    continue
-                marks = [(f1, 1, s1), (f2, 1, s2), (l1 + 1, 0, e1), (l2 + 1, 0, e2)]
-                inputs = _assemble(layout.template, _context(doc.tokens, low, high, marks))
-                inputs.pop("offset")
-                label = None
-                if relations is not None:
-                    relation = gold.pop((doc.key, arg1, trigger.entity_id), None)
-                    label = 0 if relation is None else 1 + schema.relation_types.index(relation)
-                rows.append(_row(
-                    example_id=f"{doc.key}:pair:{arg1}:{trigger.entity_id}", **doc.keys,
-                    window=_trigger_window(concept_windows, f2, f2), task="relation",
-                    query_type="pair", **inputs, arg1_id=arg1, arg2_id=trigger.entity_id,
-                    label=label,
-                ))  # fmt: skip
+            _, ft, lt = spans[trigger.entity_id]
+            _, low, high = layout.span(windows, ft, lt)
+            for role, kinds in partners[trigger.type].items():
+                for other, (kind, fo, lo) in spans.items():
+                    if other == trigger.entity_id or kind not in kinds:
+                        continue
+                    if not (low <= fo and lo <= high):
+                        continue
+                    arg1, arg2 = (
+                        (other, trigger.entity_id) if role == "arg2" else (trigger.entity_id, other)
+                    )
+                    if (doc.key, arg1, arg2) in proposed:
+                        continue
+                    proposed.add((doc.key, arg1, arg2))
+                    (_, f1, l1), (_, f2, l2) = spans[arg1], spans[arg2]
+                    marks = [(f1, 1, s1), (f2, 1, s2), (l1 + 1, 0, e1), (l2 + 1, 0, e2)]
+                    inputs = _assemble(layout.template, _context(doc.tokens, low, high, marks))
+                    inputs.pop("offset")
+                    label = None
+                    if relations is not None:
+                        relation = gold.pop((doc.key, arg1, arg2), None)
+                        label = 0 if relation is None else 1 + schema.relation_types.index(relation)
+                    rows.append(_row(
+                        example_id=f"{doc.key}:pair:{arg1}:{arg2}", **doc.keys,
+                        window=_trigger_window(concept_windows, ft, ft), task="relation",
+                        query_type="pair", **inputs, arg1_id=arg1, arg2_id=arg2, label=label,
+                    ))  # fmt: skip
     counts["relations_without_candidate"] = sum(key[0] in keys for key in gold)
     return _frame(rows), dict(counts)
 
@@ -941,21 +958,30 @@ def draw_shots(
     `all` takes every training document of the institution(s); `k` shuffles the sorted keys
     with `random.Random(seed)` and takes the first k, so the draw depends only on the seed
     and the training set (the same for every strategy and model), and a larger k extends a
-    smaller one.
+    smaller one. A pooled institution (`MIMIC+UW`, or a list) draws k from each of its
+    institutions, each exactly as a cell trained there alone would.
     """
-    institutions = [train_institution] if isinstance(train_institution, str) else train_institution
-    train = documents[(documents["split"] == "train") & documents["institution"].isin(institutions)]
-    keys = sorted(train["document"])
-    if not keys:
-        raise ConfigError(f"no training documents from institution(s) {', '.join(institutions)}")
-    if shots == "all":
-        return keys
-    if isinstance(shots, bool) or not isinstance(shots, int) or shots < 1:
+    if isinstance(train_institution, str):
+        institutions = pooled_institutions(train_institution)
+    else:
+        institutions = list(train_institution)
+    if shots != "all" and (isinstance(shots, bool) or not isinstance(shots, int) or shots < 1):
         raise ConfigError(f"shots must be a whole number >= 1 or 'all', got {shots!r}")
-    if shots > len(keys):
-        raise ConfigError(
-            f"shots: {shots} exceeds the {len(keys)} training documents of "
-            f"{', '.join(institutions)}"
-        )
-    random.Random(seed).shuffle(keys)
-    return sorted(keys[:shots])
+    drawn: list[str] = []
+    for institution in institutions:
+        train = documents[
+            (documents["split"] == "train") & (documents["institution"] == institution)
+        ]
+        keys = sorted(train["document"])
+        if not keys:
+            raise ConfigError(f"no training documents from institution {institution}")
+        if shots == "all":
+            drawn.extend(keys)
+            continue
+        if shots > len(keys):
+            raise ConfigError(
+                f"shots: {shots} exceeds the {len(keys)} training documents of {institution}"
+            )
+        random.Random(seed).shuffle(keys)
+        drawn.extend(keys[:shots])
+    return sorted(drawn)

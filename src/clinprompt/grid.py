@@ -5,9 +5,11 @@ a mapping of `experiments`, each a cross product of axes (datasets, models, stra
 prompt_lengths, shots, train_institutions, seeds); the grid is the union of the experiments, a
 cell belonging to several experiments appearing once. Prompt lengths apply to the soft
 strategies only (the others run at `p0`), so no impossible cell is ever generated; `select`
-restricts any axis (`snakemake --config 'select={strategy: [soft]}'`). Out: the grid as a
-pandas frame, one row per cell with the experiments it belongs to, and the cells' output paths.
-Every cell is tested on every institution of its dataset that has test documents.
+restricts any axis (`snakemake --config 'select={strategy: [soft]}'`). A training institution
+may pool several (`MIMIC+UW`, folder name `MIMIC+UW`): the cell trains on their union, k shots
+drawn from each. Out: the grid as a pandas frame, one row per cell with the experiments it
+belongs to, and the cells' output paths. Every cell is tested on every institution of its
+dataset that has test documents.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from pathlib import Path
 import pandas as pd
 
 from clinprompt.atomic import atomic_write_parquet
-from clinprompt.config import dataset_parts
-from clinprompt.corpus import carved_dev_size
+from clinprompt.config import dataset_parts, split_draw
+from clinprompt.corpus import carved_size, iter_ann_files, pooled_institutions
 from clinprompt.errors import ConfigError
 from clinprompt.synth import planned_parts
 
@@ -40,7 +42,12 @@ def institutions(config: dict, dataset: str, split: str) -> list[str]:
         )
         names = {institution for part_split, institution, _ in parts if part_split == split}
     else:
-        names = {part.institution for part in dataset_parts(config, dataset) if part.split == split}
+        drawn = ("train", "test")  # the splits an unsplit folder is drawn into
+        names = {
+            part.institution
+            for part in dataset_parts(config, dataset)
+            if part.split == split or (part.split is None and split in drawn)
+        }
     return sorted(names)
 
 
@@ -55,15 +62,21 @@ def shot_pool(config: dict, dataset: str, institution: str) -> int | None:
         counts = {split: n for split, inst, n in parts if inst == institution}
     else:
         counts = {}
+        draw = split_draw(settings)
         for part in dataset_parts(config, dataset):
             if part.institution == institution:
                 if not part.path.is_dir():
                     return None
-                counts[part.split] = counts.get(part.split, 0) + len(list(part.path.glob("*.txt")))
+                if part.split is None:
+                    files = len(iter_ann_files(part.path))
+                    counts["train"] = counts.get("train", 0) + files - carved_size(files, draw.test)
+                else:
+                    files = len(list(part.path.glob("*.txt")))
+                    counts[part.split] = counts.get(part.split, 0) + files
     train = counts.get("train", 0)
     if counts.get("dev"):
         return train
-    return train - carved_dev_size(train, config.get("corpus", {}).get("dev_fraction", 0.1))
+    return train - carved_size(train, config.get("corpus", {}).get("dev_fraction", 0.1))
 
 
 def _axis(experiment: dict, grid: dict, name: str, default: Sequence) -> list:
@@ -80,28 +93,49 @@ def _check_members(key: str, values: Iterable, known: Iterable[str], what: str) 
             )
 
 
+def _check_training(key: str, train_institution: str, known: Iterable[str]) -> None:
+    """A training institution, single or pooled (`MIMIC+UW`), all of whose institutions exist."""
+    members = pooled_institutions(train_institution)
+    if len(members) == 1:
+        _check_members(key, members, known, "institution")
+        return
+    known = list(known)
+    for member in members:
+        if member not in known:
+            raise ConfigError(
+                f"config key '{key}': institution {member!r} of {train_institution!r} is not "
+                f"defined (known: {', '.join(known)})"
+            )
+    if len(set(members)) < len(members):
+        raise ConfigError(f"config key '{key}': {train_institution!r} names an institution twice")
+
+
 def _train_institutions(config: dict, name: str, experiment: dict, dataset: str) -> list[str]:
-    """The experiment's training institutions that `dataset` has."""
+    """The experiment's training institutions, single or pooled, that `dataset` has (every
+    institution of a pool)."""
     available = institutions(config, dataset, "train")
     wanted = experiment.get("train_institutions", ALL)
     if wanted == ALL:
         return available
     everywhere = sorted({i for d in config["datasets"] for i in institutions(config, d, "train")})
-    _check_members(f"grid.experiments.{name}.train_institutions", wanted, everywhere, "institution")
-    return [institution for institution in wanted if institution in available]
+    for entry in wanted:
+        _check_training(f"grid.experiments.{name}.train_institutions", entry, everywhere)
+    return [entry for entry in wanted if set(pooled_institutions(entry)) <= set(available)]
 
 
 def _check_shots(config: dict, key: str, dataset: str, institution: str, shots: object) -> str:
+    """Shots as their folder label; k must fit every institution of a pool (k from each)."""
     if shots == ALL:
         return ALL
     if isinstance(shots, bool) or not isinstance(shots, int) or shots < 1:
         raise ConfigError(f"config key '{key}': shots must be a whole number >= 1 or 'all'")
-    pool = shot_pool(config, dataset, institution)
-    if pool is not None and shots > pool:
-        raise ConfigError(
-            f"config key '{key}': {shots} shots is impossible for {dataset}/{institution}, "
-            f"which has {pool} training documents after the dev carve"
-        )
+    for member in pooled_institutions(institution):
+        pool = shot_pool(config, dataset, member)
+        if pool is not None and shots > pool:
+            raise ConfigError(
+                f"config key '{key}': {shots} shots is impossible for {dataset}/{member}, "
+                f"which has {pool} training documents after the dev carve"
+            )
     return str(shots)
 
 
@@ -201,7 +235,7 @@ def cell_metrics_paths(
         need = "a prompt length >= 1" if soft else "prompt length 0 (no soft prompt)"
         raise ConfigError(f"config key 'prompt_length': strategy {cell['strategy']} needs {need}")
     train = institutions(config, dataset, "train")
-    _check_members("train_institution", [cell["train_institution"]], train, "institution")
+    _check_training("train_institution", cell["train_institution"], train)
     shots = _check_shots(config, "shots", dataset, cell["train_institution"], cell["shots"])
     tests = institutions(config, dataset, "test")
     if test_institution is not None:

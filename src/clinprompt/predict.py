@@ -370,24 +370,30 @@ class Predictor:
             self.thresholds.get("relation", SpanThresholds()),
         )
         for row, spans, values in rows:
-            spec = self.schema.relations[row.query_type]
+            answer_types = self.schema.answer_types(row.query_type, row.trigger_role)
             doc_entities = entities.setdefault(row.document, [])
             for (i, j, _), value in zip(spans, values, strict=True):
                 start, end = token_span_to_chars(i, j, row.token_starts, row.token_ends)
                 known = len(doc_entities)
-                arg1 = _argument(texts[row.document], doc_entities, spec.arg1, start, end)
+                answer = _argument(texts[row.document], doc_entities, answer_types, start, end)
                 if len(doc_entities) > known:
-                    self._from_relations[row.document].append(arg1)
-                if arg1 is not None:
-                    arg1_type = next(e.type for e in doc_entities if e.id == arg1)
-                    self._votes.add(row.document, arg1_type, start, end, value)
-                key = (row.document, row.query_type, arg1, row.trigger_id)
-                if arg1 is not None and key not in seen and arg1 != row.trigger_id:
+                    self._from_relations[row.document].append(answer)
+                if answer is None:
+                    continue
+                answer_type = next(e.type for e in doc_entities if e.id == answer)
+                self._votes.add(row.document, answer_type, start, end, value)
+                if answer == row.trigger_id:
+                    continue
+                arg1, arg2 = (
+                    (row.trigger_id, answer)
+                    if row.trigger_role == "arg1"
+                    else (answer, row.trigger_id)
+                )
+                key = (row.document, row.query_type, arg1, arg2)
+                if key not in seen:
                     seen.add(key)
                     found = relations[row.document]
-                    found.append(
-                        Relation(f"R{len(found) + 1}", row.query_type, arg1, row.trigger_id)
-                    )
+                    found.append(Relation(f"R{len(found) + 1}", row.query_type, arg1, arg2))
         return relations
 
 

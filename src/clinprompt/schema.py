@@ -2,7 +2,9 @@
 
 In: a YAML file under `config/datasets/` (or any path) naming entity, relation, event and
 attribute types, the hard-prompt query templates and which relations are asked from which
-trigger type; or a corpus' BRAT `annotation.conf` plus a few lines of YAML (`annotation_conf:`).
+trigger type (the trigger may be either argument: its role, `arg1` or `arg2`, follows from the
+argument types or is written `{Relation: arg1}`); or a corpus' BRAT `annotation.conf` (read
+by `clinprompt.annotation_conf`) plus a few lines of YAML (`annotation_conf:`).
 Out: a `DatasetSchema` that checks documents against the types and turns events into the
 study's view: every trigger and argument is a concept, every trigger -> argument link a
 relation `<argument type>-<event type>` (Arg1 = argument, Arg2 = trigger).
@@ -10,16 +12,17 @@ relation `<argument type>-<event type>` (Arg1 = argument, Arg2 = trigger).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from itertools import count
 from pathlib import Path
 
 import yaml
 
+from clinprompt.annotation_conf import parse_annotation_conf
 from clinprompt.brat import Document, Problem, Relation
 from clinprompt.errors import ConfigError
 
+TRIGGER_ROLES = ("arg1", "arg2")
 SCHEMA_DIRS = (Path("config/datasets"), Path(__file__).resolve().parents[2] / "config/datasets")
 
 
@@ -61,6 +64,7 @@ class DatasetSchema:
     attributes: dict[str, AttributeType] = field(default_factory=dict)
     labeled_arguments: tuple[str, ...] = ()
     relation_queries: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    trigger_roles: dict[tuple[str, str], str] = field(default_factory=dict)
     concept_queries: dict[str, str] = field(default_factory=dict)
     relation_query_templates: dict[str, str] = field(default_factory=dict)
     description: str = ""
@@ -74,6 +78,15 @@ class DatasetSchema:
     def relation_types(self) -> tuple[str, ...]:
         """Every relation type, those derived from events included."""
         return tuple(self.relations)
+
+    def trigger_role(self, trigger_type: str, relation: str) -> str:
+        """The argument (`arg1` or `arg2`) a trigger of this type is in a queried relation."""
+        return self.trigger_roles[(trigger_type, relation)]
+
+    def answer_types(self, relation: str, trigger_role: str) -> tuple[str, ...]:
+        """The types of the argument the trigger is not: the answers a relation query asks."""
+        spec = self.relations[relation]
+        return spec.arg2 if trigger_role == "arg1" else spec.arg1
 
     def check_document(self, doc: Document, path: str) -> list[Problem]:
         """Problems with types, argument types and attribute values not allowed here."""
@@ -235,15 +248,21 @@ def _schema_from_mapping(data: dict, where: str) -> DatasetSchema:
         for name, spec in (data.get("attributes") or {}).items()
     }
     queries = data.get("queries") or {}
+    entities = tuple(_require(data, "entities", where))
+    asked = _relation_queries(data.get("relation_queries") or {}, entities, relations, where)
     schema = DatasetSchema(
         name=_require(data, "name", where),
         description=data.get("description", ""),
-        entities=tuple(_require(data, "entities", where)),
+        entities=entities,
         relations=relations,
         events=events,
         attributes=attributes,
         labeled_arguments=tuple(data.get("labeled_arguments") or ()),
-        relation_queries={k: tuple(v) for k, v in (data.get("relation_queries") or {}).items()},
+        relation_queries={
+            trigger: tuple(name for (t, name) in asked if t == trigger)
+            for trigger in dict.fromkeys(t for t, _ in asked)
+        },
+        trigger_roles=asked,
         concept_queries=dict(queries.get("concepts") or {}),
         relation_query_templates=dict(queries.get("relations") or {}),
     )
@@ -251,17 +270,62 @@ def _schema_from_mapping(data: dict, where: str) -> DatasetSchema:
     return schema
 
 
+def _relation_queries(
+    data: dict, entities: tuple[str, ...], relations: dict[str, RelationType], where: str
+) -> dict[tuple[str, str], str]:
+    """The trigger's role per (trigger type, relation) of `relation_queries`, in file order.
+
+    An item is a relation name, the role then following from the argument types, or
+    `{name: arg1|arg2}` naming the trigger's role where its type may be either argument.
+    """
+    roles: dict[tuple[str, str], str] = {}
+    for trigger, items in data.items():
+        if trigger not in entities:
+            raise ConfigError(f"{where}: relation_queries.{trigger}: not an entity type")
+        if not isinstance(items, list):
+            raise ConfigError(f"{where}: relation_queries.{trigger}: expected a list of relations")
+        for item in items:
+            name, role = _query_item(item, f"{where}: relation_queries.{trigger}")
+            key = f"{where}: relation_queries.{trigger}.{name}"
+            spec = relations.get(name)
+            if spec is None:
+                raise ConfigError(f"{where}: relation_queries.{trigger}: unknown relation '{name}'")
+            possible = [
+                r
+                for r, types in zip(TRIGGER_ROLES, (spec.arg1, spec.arg2), strict=True)
+                if trigger in types
+            ]
+            if not possible:
+                raise ConfigError(f"{key}: '{trigger}' can be neither argument of {name}")
+            if role is None and len(possible) > 1:
+                raise ConfigError(
+                    f"{key}: '{trigger}' can be Arg1 or Arg2 of {name}; "
+                    f"write {{{name}: arg1}} or {{{name}: arg2}} for the trigger's role"
+                )
+            if role is not None and role not in possible:
+                raise ConfigError(f"{key}: '{trigger}' cannot be the {role} of {name}")
+            roles[(trigger, name)] = role or possible[0]
+    return roles
+
+
+def _query_item(item: str | dict, key: str) -> tuple[str, str | None]:
+    """A `relation_queries` item as (relation name, trigger role or None)."""
+    if isinstance(item, str):
+        return item, None
+    if isinstance(item, dict) and len(item) == 1:
+        ((name, role),) = item.items()
+        if role in TRIGGER_ROLES:
+            return str(name), role
+    raise ConfigError(f"{key}: '{item}' is not a relation name or {{Relation: arg1|arg2}}")
+
+
 def _check_consistency(schema: DatasetSchema, where: str) -> None:
-    """Every concept has a query; every queried relation exists and has a `{trigger}` query."""
+    """Every concept has a query; every queried relation has a `{trigger}` query."""
     for concept in schema.entities:
         if concept not in schema.concept_queries:
             raise ConfigError(f"{where}: queries.concepts has no query for '{concept}'")
-    for trigger, relation_names in schema.relation_queries.items():
-        if trigger not in schema.entities:
-            raise ConfigError(f"{where}: relation_queries.{trigger}: not an entity type")
+    for relation_names in schema.relation_queries.values():
         for name in relation_names:
-            if name not in schema.relations:
-                raise ConfigError(f"{where}: relation_queries.{trigger}: unknown relation '{name}'")
             template = schema.relation_query_templates.get(name)
             if template is None or "{trigger}" not in template:
                 raise ConfigError(
@@ -301,87 +365,3 @@ def load_schema(name_or_path: str) -> DatasetSchema:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a schema must be a mapping")
     return _schema_from_mapping(data, str(path))
-
-
-# --------------------------------------------------------------------------- annotation.conf
-
-_SECTION = re.compile(r"^\[(\w+)\]\s*$")
-
-
-def _conf_types(spec: str) -> list[str]:
-    return [t.strip() for t in spec.split("|") if t.strip()]
-
-
-def parse_annotation_conf(path: Path) -> dict:
-    """Entity, relation, event and attribute types of a BRAT `annotation.conf`, as schema YAML.
-
-    Supported: indented entity hierarchies (`!Name` = abstract, not annotatable), relations
-    `Name Arg1:A|B, Arg2:C`, events `Name Role?:A|B, Role*:C`, attributes
-    `Name Arg:A|B[, Value:v1|v2]`; `<OVERLAP>` and macro lines are skipped.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: annotation.conf not found")
-    sections: dict[str, list[tuple[int, str]]] = {}
-    current = None
-    for number, raw in enumerate(path.read_text(encoding="utf-8").split("\n"), start=1):
-        line = raw.split("#", 1)[0].rstrip() if not raw.lstrip().startswith("#") else ""
-        match = _SECTION.match(line.strip())
-        if match:
-            current = match.group(1)
-            sections.setdefault(current, [])
-        elif line.strip() and current:
-            sections[current].append((number, line.strip()))
-    entities = [t for _, t in sections.get("entities", []) if not t.startswith("!")]
-    relations, events, attributes = {}, {}, {}
-    for number, line in sections.get("relations", []):
-        name, _, rest = line.partition("\t") if "\t" in line else line.partition(" ")
-        if name.startswith("<"):
-            continue
-        args = dict(part.strip().split(":", 1) for part in rest.split(",") if ":" in part)
-        if "Arg1" not in args or "Arg2" not in args:
-            raise ConfigError(f"{path}:{number}: relation '{name}' needs Arg1 and Arg2")
-        relations[name] = {"arg1": _conf_types(args["Arg1"]), "arg2": _conf_types(args["Arg2"])}
-    for _, line in sections.get("events", []):
-        name, _, rest = line.partition("\t") if "\t" in line else line.partition(" ")
-        arguments = {}
-        for part in rest.split(","):
-            if ":" in part:
-                role, types = part.strip().split(":", 1)
-                arguments[re.sub(r"[?*+]$|\{.*\}$", "", role)] = _conf_types(types)
-        events[name] = {"trigger": name, "arguments": arguments}
-    for number, line in sections.get("attributes", []):
-        name, _, rest = line.partition("\t") if "\t" in line else line.partition(" ")
-        spec = dict(part.strip().split(":", 1) for part in rest.split(",") if ":" in part)
-        if "Arg" not in spec:
-            raise ConfigError(f"{path}:{number}: attribute '{name}' needs Arg")
-        attributes[name] = {
-            "targets": _conf_types(spec["Arg"]),
-            "values": _conf_types(spec.get("Value", "")),
-        }
-    _expand_macros(relations, events, attributes, entities, list(events))
-    # Event triggers are text-bound too, but `<ENTITY>` above means the entity types only.
-    entities += [name for name in events if name not in entities]
-    return {
-        "entities": entities,
-        "relations": relations,
-        "events": events,
-        "attributes": attributes,
-    }
-
-
-def _expand_macros(
-    relations: dict, events: dict, attributes: dict, entities: list[str], event_types: list[str]
-) -> None:
-    """Replace `<ENTITY>`, `<EVENT>` and `<ANY>` in argument and target lists by the types."""
-    macros = {"<ENTITY>": entities, "<EVENT>": event_types, "<ANY>": entities + event_types}
-
-    def expand(types: list[str]) -> list[str]:
-        return [t for name in types for t in macros.get(name, [name])]
-
-    for spec in relations.values():
-        spec["arg1"], spec["arg2"] = expand(spec["arg1"]), expand(spec["arg2"])
-    for spec in events.values():
-        spec["arguments"] = {role: expand(types) for role, types in spec["arguments"].items()}
-    for spec in attributes.values():
-        spec["targets"] = expand(spec["targets"])

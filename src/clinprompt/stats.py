@@ -2,7 +2,8 @@
 
 In: BRAT `Document`s (for `clinprompt brat stats`) or the corpus tables.
 Out: counts of documents and of annotations per entity, relation, event and attribute type,
-as plain text for the terminal or as an HTML table for the report; and how far string memory
+as plain text for the terminal or as an HTML table for the report (with the number of invalid
+annotation lines dropped, read from `validation.json`); and how far string memory
 gets on the test split (`dictionary_baseline`): per training and test institution, the share
 of distinct test mention strings that occur among the training mentions, and the strict micro
 concept F1 of the dictionary baseline (`clinprompt.baseline`, scored by `clinprompt.score`).
@@ -10,6 +11,7 @@ concept F1 of the dictionary baseline (`clinprompt.baseline`, scored by `clinpro
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -143,9 +145,17 @@ def format_baseline(baseline: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def statistics_html(table: pd.DataFrame, title: str, baseline: pd.DataFrame | None = None) -> str:
-    """A self-contained HTML page with the statistics table and, when given, the baseline."""
+def statistics_html(
+    table: pd.DataFrame, title: str, baseline: pd.DataFrame | None = None, dropped: int = 0
+) -> str:
+    """A self-contained HTML page with the statistics table, the number of annotation lines
+    dropped as invalid (when any) and, when given, the baseline."""
     body = table.to_html(border=0, classes="corpus-stats")
+    if dropped:
+        body += (
+            f"<p>{dropped} invalid annotation lines were dropped (on_invalid: drop_annotation);"
+            " validation.json lists each as path:line: message.</p>"
+        )
     if baseline is not None and not baseline.empty:
         body += (
             "<h3>Dictionary baseline: training mention strings looked up in the test notes</h3>"
@@ -162,10 +172,19 @@ def statistics_html(table: pd.DataFrame, title: str, baseline: pd.DataFrame | No
     )
 
 
-def write_statistics(tables_dir: Path, out_html: Path, title: str) -> pd.DataFrame:
-    """Read the corpus tables, write the statistics page (counts, then the dictionary baseline
-    of the train split) atomically, return the counts table."""
+def write_statistics(
+    tables_dir: Path, out_html: Path, title: str, validation_json: Path | None = None
+) -> pd.DataFrame:
+    """Read the corpus tables, write the statistics page (counts, the dropped lines counted in
+    `validation_json`, then the dictionary baseline of the train split) atomically, return the
+    counts table."""
     tables = CorpusTables.read(tables_dir)
     table = corpus_statistics(tables)
-    atomic_write_text(out_html, statistics_html(table, title, dictionary_baseline(tables)))
+    dropped = 0
+    if validation_json is not None:
+        dropped = json.loads(Path(validation_json).read_text(encoding="utf-8"))[
+            "dropped_annotations"
+        ]
+    html = statistics_html(table, title, dictionary_baseline(tables), dropped)
+    atomic_write_text(out_html, html)
     return table

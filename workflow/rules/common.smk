@@ -95,7 +95,7 @@ wildcard_constraints:
     plen=r"\d+",
     shots=r"\d+|all",
     seed=r"\d+",
-    train_inst=r"[A-Za-z0-9_-]+",
+    train_inst=r"[A-Za-z0-9_-]+(\+[A-Za-z0-9_-]+)*",
     test_inst=r"[A-Za-z0-9_-]+",
 
 

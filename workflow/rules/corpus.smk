@@ -50,7 +50,8 @@ rule corpus_tables:
 
 rule corpus_statistics:
     input:
-        corpus_table_files(),
+        tables=corpus_table_files(),
+        validation="results/corpora/{dataset}/validation.json",
     output:
         report(
             "results/corpora/{dataset}/statistics.html",

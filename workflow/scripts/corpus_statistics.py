@@ -8,7 +8,8 @@ from clinprompt.stats import write_statistics
 run_step(
     snakemake.log[0],
     write_statistics,
-    Path(snakemake.input[0]).parent,
+    Path(snakemake.input.tables[0]).parent,
     snakemake.output[0],
     f"Corpus statistics: {snakemake.wildcards.dataset}",
+    snakemake.input.validation,
 )

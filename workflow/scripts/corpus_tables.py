@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from clinprompt.config import split_draw
 from clinprompt.corpus import CorpusPart, write_corpus_tables
 from clinprompt.schema import load_schema
 from clinprompt.scripting import run_step
@@ -16,6 +17,8 @@ def tables(settings: dict, parts: list, corpus: dict, out_dir: Path) -> None:
         dev_seed=corpus["dev_seed"],
         skip_invalid=settings["skip_invalid"],
         trust_offsets=settings["trust_offsets"],
+        on_invalid=settings["on_invalid"],
+        split_draw=split_draw(settings),
     )
 
 

@@ -12,6 +12,7 @@ def validate(settings: dict, parts: list, out: str) -> None:
         out,
         skip_invalid=settings["skip_invalid"],
         trust_offsets=settings["trust_offsets"],
+        on_invalid=settings["on_invalid"],
     )
 
 

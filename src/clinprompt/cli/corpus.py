@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from clinprompt.corpus import CorpusPart, build_tables
+from clinprompt.corpus import ON_INVALID, CorpusPart, build_tables
 from clinprompt.errors import ConfigError
 from clinprompt.schema import load_schema
 
@@ -32,6 +32,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     corpus.add_argument("--dev-seed", type=int, default=0)
     corpus.add_argument("--skip-invalid", action="store_true")
     corpus.add_argument("--trust-offsets", action="store_true")
+    corpus.add_argument(
+        "--on-invalid", choices=ON_INVALID, default="stop",
+        help="drop_annotation: keep documents, drop only their invalid lines (counted)",
+    )  # fmt: skip
     corpus.set_defaults(handler=run_corpus)
 
 
@@ -44,6 +48,7 @@ def run_corpus(args: argparse.Namespace) -> int:
         args.dev_seed,
         args.skip_invalid,
         args.trust_offsets,
+        args.on_invalid,
     )
     tables.write(args.out)
     print(json.dumps(summary, indent=1))
