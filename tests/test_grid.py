@@ -78,8 +78,8 @@ def test_select_restricts_the_grid(embedded):
         ),
         ({"train_institutions": ["UW+UW"]}, r"'UW\+UW' names an institution twice"),
         (
-            {"datasets": ["sdoh"], "train_institutions": ["MIMIC+UW"], "shots": [7]},
-            r"few_shot.shots': 7 shots is impossible for sdoh/MIMIC, which has 6 training",
+            {"datasets": ["sdoh"], "train_institutions": ["MIMIC+UW"], "shots": [10]},
+            r"few_shot.shots': 10 shots is impossible for sdoh/MIMIC, which has 9 training",
         ),
     ],
 )
