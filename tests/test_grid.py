@@ -77,6 +77,7 @@ def test_select_restricts_the_grid(embedded):
             r"few_shot.train_institutions': institution 'Mayo' of 'MIMIC\+Mayo' is not defined",
         ),
         ({"train_institutions": ["UW+UW"]}, r"'UW\+UW' names an institution twice"),
+        ({"train_institutions": ["UW+MIMIC"]}, r"'UW\+MIMIC' in sorted order, 'MIMIC\+UW'"),
         (
             {"datasets": ["sdoh"], "train_institutions": ["MIMIC+UW"], "shots": [10]},
             r"few_shot.shots': 10 shots is impossible for sdoh/MIMIC, which has 9 training",

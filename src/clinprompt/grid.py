@@ -108,6 +108,12 @@ def _check_training(key: str, train_institution: str, known: Iterable[str]) -> N
             )
     if len(set(members)) < len(members):
         raise ConfigError(f"config key '{key}': {train_institution!r} names an institution twice")
+    if members != sorted(members):
+        # One pool, one folder: MIMIC+UW and UW+MIMIC would train the same notes twice.
+        raise ConfigError(
+            f"config key '{key}': write the pool {train_institution!r} in sorted order, "
+            f"{'+'.join(sorted(members))!r}"
+        )
 
 
 def _train_institutions(config: dict, name: str, experiment: dict, dataset: str) -> list[str]:
