@@ -28,22 +28,20 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
-from multiprocessing import get_context
 from pathlib import Path
 
 import torch
 import yaml
 
 # Shared with the synthetic-corpus benchmark: F1 with its interval as text, learning curves.
-from bench_strategies import _f1, learning_curves
+from bench_strategies import f1_text, learning_curves, side_by_side, train_and_score
 from render_docs import REPO, environment
 
 from clinprompt.aggregate import TASKS, CellScores
 from clinprompt.baseline import DICTIONARY, NO_MODEL, score_dictionary
 from clinprompt.bootstrap import Comparison, compare_tables, resample_weights
-from clinprompt.cell import Cell, cell_setup, predict_cell, select_documents, train_cell
+from clinprompt.cell import Cell, select_documents
 from clinprompt.config import dataset_parts, split_draw, validate_config
 from clinprompt.corpus import CorpusTables, build_tables, validate_parts
 from clinprompt.grid import SOFT
@@ -95,16 +93,12 @@ def corpus(config: dict, work: Path, limits: dict[str, int | None]) -> tuple[Pat
     return work / "tables", {key: validation[key] for key in counts}
 
 
-def train_and_score(cell: Cell, tables: Path, config: dict, work: Path, threads: int) -> tuple:
+def cell_metrics(cell: Cell, tables: Path, config: dict, work: Path, threads: int) -> tuple:
     """Train one cell on `threads` threads, score its test sentences; (metrics, history)."""
-    torch.set_num_threads(threads)
-    spec, settings = cell_setup(config, cell)
-    folder, schema = cell.folder(work / "results"), config["datasets"][DATASET]["schema"]
-    institution = cell.train_institution
-    summary = train_cell(cell, tables, schema, spec, settings, folder)
-    metrics = predict_cell(cell, tables, schema, spec, settings, folder, institution,
-                           folder / "predictions" / institution,
-                           folder / "metrics" / f"{institution}.json")  # fmt: skip
+    schema, institution = config["datasets"][DATASET]["schema"], cell.train_institution
+    summary, reports = train_and_score(cell, tables, schema, config, work, [institution],
+                                       threads)  # fmt: skip
+    metrics = reports[institution]
     print(f"{cell.strategy}: concepts strict F1 {metrics['entities']['strict']['micro']['f1']:.3f}",
           file=sys.stderr, flush=True)  # fmt: skip
     return metrics, summary["history"]
@@ -136,7 +130,7 @@ def margins(metrics: dict[str, dict], bootstrap: int) -> dict[str, dict[str, Com
 def cell_text(report: dict, target: str, mode: str) -> str:
     """Micro F1 [95% CI] of one target and mode."""
     micro = report[target][mode]["micro"]
-    return _f1((micro["f1"], micro.get("ci", {}).get("f1"), None))
+    return f1_text((micro["f1"], micro.get("ci", {}).get("f1"), None))
 
 
 def results_table(metrics: dict[str, dict]) -> list[str]:
@@ -218,10 +212,9 @@ def run(args: argparse.Namespace, config: dict, tables: Path) -> tuple[dict, dic
     runs = [(cell, tables, config, args.work, threads) for cell in cells]
     histories = {}
     # Cells run side by side; the rows keep the order of --epochs whichever finishes first.
-    with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
-        results = pool.map(train_and_score, *zip(*runs, strict=True))
-        for cell, (report, history) in zip(cells, results, strict=True):
-            metrics[cell.strategy], histories[cell.strategy] = report, history
+    for cell, (report, history) in zip(cells, side_by_side(cell_metrics, runs, args.jobs),
+                                       strict=True):  # fmt: skip
+        metrics[cell.strategy], histories[cell.strategy] = report, history
     return metrics, histories, threads
 
 

@@ -21,6 +21,7 @@ import copy
 import platform
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from datetime import date
 from multiprocessing import get_context
@@ -90,31 +91,51 @@ def dictionary_rows(tables: CorpusTables, schema, institutions, bootstrap: int) 
     return rows
 
 
+def train_and_score(
+    cell: Cell, tables_dir: Path, schema_name: str, config: dict, work: Path,
+    institutions: list[str], threads: int,
+) -> tuple[dict, dict[str, dict]]:  # fmt: skip
+    """Train `cell` on `threads` threads and score its test notes at every institution;
+    (training summary, metrics per institution)."""
+    torch.set_num_threads(threads)
+    spec, settings = cell_setup(config, cell)
+    folder = cell.folder(work / "results")
+    summary = train_cell(cell, tables_dir, schema_name, spec, settings, folder)
+    reports = {
+        institution: predict_cell(cell, tables_dir, schema_name, spec, settings, folder,
+                                  institution, folder / "predictions" / institution,
+                                  folder / "metrics" / f"{institution}.json")
+        for institution in institutions
+    }  # fmt: skip
+    return summary, reports
+
+
+def side_by_side(function: Callable, runs: list[tuple], jobs: int) -> list:
+    """`function(*run)` for every run, `jobs` at a time in fresh processes, in `runs` order
+    whichever finishes first."""
+    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+        return list(pool.map(function, *zip(*runs, strict=True)))
+
+
 def strategy_rows(
     dataset: str, strategy: str, tables_dir: Path, schema_name: str, config: dict, model: str,
     work: Path, institutions: list[str], threads: int,
 ) -> tuple[list[dict], list[dict]]:  # fmt: skip
     """Train one strategy; its rows (one per test institution) and its training history."""
-    torch.set_num_threads(threads)
     cell = Cell(dataset, model, strategy, PROMPT_LENGTHS[strategy], "all", TRAINED_AT, 1)
-    spec, settings = cell_setup(config, cell)
-    folder = cell.folder(work / "results")
-    summary = train_cell(cell, tables_dir, schema_name, spec, settings, folder)
+    summary, reports = train_and_score(cell, tables_dir, schema_name, config, work,
+                                       institutions, threads)  # fmt: skip
     steps = summary["history"][-1]["steps"] if summary["history"] else 0
-    rows = []
-    for institution in institutions:
-        report = predict_cell(cell, tables_dir, schema_name, spec, settings, folder,
-                              institution, folder / "predictions" / institution,
-                              folder / "metrics" / f"{institution}.json")  # fmt: skip
-        rows.append({"dataset": dataset, "strategy": strategy, "tested_at": institution,
-                     **scores(report), "steps": steps,
-                     "train_seconds": summary["train_seconds"],
-                     "share": summary["parameters"]["share"]})  # fmt: skip
+    rows = [{"dataset": dataset, "strategy": strategy, "tested_at": institution,
+             **scores(report), "steps": steps, "train_seconds": summary["train_seconds"],
+             "share": summary["parameters"]["share"]}
+            for institution, report in reports.items()]  # fmt: skip
     print(f"{dataset} {strategy}: {rows}", file=sys.stderr, flush=True)
     return rows, summary["history"]
 
 
-def _f1(value: tuple) -> str:
+def f1_text(value: tuple) -> str:
+    """`F1 [low, high]` of an (F1, interval or None, ...) tuple."""
     f1, ci, _ = value
     return f"{f1:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
 
@@ -129,8 +150,8 @@ def table(rows: list[dict]) -> list[str]:
     for r in rows:
         where = r["tested_at"] + (" (in domain)" if r["tested_at"] == TRAINED_AT else " (cross)")
         lines.append(
-            f"| {r['dataset']} | {where} | {r['strategy']} | {_f1(r['entities'])} | "
-            f"{r['entities'][2]:.3f} | {_f1(r['relations'])} | {r['relations'][2]:.3f} | "
+            f"| {r['dataset']} | {where} | {r['strategy']} | {f1_text(r['entities'])} | "
+            f"{r['entities'][2]:.3f} | {f1_text(r['relations'])} | {r['relations'][2]:.3f} | "
             f"{r['steps']} | {r['train_seconds']:.0f} | {r['share']:.2%} |"
         )
     return lines
@@ -230,11 +251,10 @@ def main() -> int:
                   max(1, torch.get_num_threads() // args.jobs)) for s in strategies]  # fmt: skip
     # Cells run side by side, one thread each by default; the order of the rows does not
     # depend on which finishes first.
-    with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
-        results = pool.map(strategy_rows, *zip(*runs, strict=True))
-        for run, (trained, history) in zip(runs, results, strict=True):
-            rows += trained
-            histories[run[0]][run[1]] = history
+    for run, (trained, history) in zip(runs, side_by_side(strategy_rows, runs, args.jobs),
+                                       strict=True):  # fmt: skip
+        rows += trained
+        histories[run[0]][run[1]] = history
     order = {name: i for i, name in enumerate(["dictionary", *strategies])}
     rows.sort(key=lambda r: (r["dataset"], r["tested_at"], order[r["strategy"]]))
     minutes = (time.perf_counter() - started) / 60
