@@ -75,6 +75,6 @@ def test_pair_negatives_are_down_sampled_and_the_no_relation_bias_is_chosen_on_d
         model.pair_head.classifier.bias.copy_(
             torch.tensor([2.0] + [0.0] * len(SCHEMA.relation_types))
         )
-    chosen = calibrate(model, dev, tables, SCHEMA, 16, tokenizer.pad_token_id)
+    chosen = calibrate(model, dev, tables, 16, tokenizer.pad_token_id)
     assert chosen["pair"]["dev_f1_at_zero"] == 0.0 < chosen["pair"]["dev_f1"]
     assert chosen["pair"]["none_bias"] < -2.0 and none_bias({"pair": chosen["pair"]}) < -2.0

@@ -122,6 +122,7 @@ def collate(frame: pd.DataFrame, kind: str, rows: list[int], pad_id: int) -> dic
         batch["attention_mask"] = torch.arange(width)[None] < lengths[:, None]
     if kind == "pair":
         batch["marker_positions"] = _pad(part["marker_positions"].tolist(), 4, 0)
+        batch["labels_allowed"] = torch.tensor(np.stack(part["labels_allowed"].tolist()))
         if part["label"].notna().all():
             batch["label"] = torch.tensor(part["label"].astype(int).to_numpy())
     elif kind == "bio" and part["labels"].notna().all():

@@ -167,7 +167,7 @@ def dev_thresholds(
 ) -> dict[str, dict]:  # fmt: skip
     """The decision thresholds of a trained model, chosen on the dev documents `dev`."""
     frame = build_examples(dev, schema, tokenizer, example_settings(cell, settings, False)).frame
-    return calibrate(model, frame, dev, schema, settings.eval_batch_size, tokenizer.pad_token_id)
+    return calibrate(model, frame, dev, settings.eval_batch_size, tokenizer.pad_token_id)
 
 
 def trained_predictor(

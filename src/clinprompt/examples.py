@@ -71,7 +71,8 @@ EXAMPLE_SCHEMA = pa.schema([
     ("token_type_ids", pa.list_(pa.int8())), ("token_starts", _INTS), ("token_ends", _INTS),
     ("marker_positions", _INTS), ("answer_starts", _INTS), ("answer_ends", _INTS),
     ("answer_ids", _STRINGS), ("labels", pa.list_(pa.int16())), ("arg1_id", pa.string()),
-    ("arg2_id", pa.string()), ("label", pa.int16()), ("value_starts", _INTS),
+    ("arg2_id", pa.string()), ("label", pa.int16()), ("labels_allowed", pa.list_(pa.bool_())),
+    ("value_starts", _INTS),
     ("value_ends", _INTS), ("value_labels", pa.list_(pa.int16())),
 ])  # fmt: skip
 _NULLABLE = {pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(), pa.int64(): pd.Int64Dtype()}
@@ -808,9 +809,11 @@ def pair_examples(
     the other argument of one of those relations, the trigger being Arg2 or Arg1 as
     `schema.trigger_role` says; Arg1 is marked `[s1] .. [e1]`, Arg2 `[s2] .. [e2]`, and each
     ordered pair is proposed once. `label` = 1 + index of the pair's gold relation type,
-    0 = none; null without `relations`. `window` is the concept window holding the trigger. Counts:
-    `triggers_without_tokens`, `relations_without_candidate` (gold links of these documents
-    never proposed, e.g. an argument outside the trigger's context).
+    0 = none; null without `relations`; `labels_allowed` the labels the two arguments' types
+    allow (`DatasetSchema.pair_labels`), the only ones trained and predicted. `window` is the
+    concept window holding the trigger. Counts: `triggers_without_tokens`,
+    `relations_without_candidate` (gold links of these documents never proposed, e.g. an
+    argument outside the trigger's context).
     """
     _check_types(entities, schema, "entities")
     layout = _RelationLayout.of(tokenizer, schema, settings)
@@ -858,6 +861,7 @@ def pair_examples(
                         example_id=f"{doc.key}:pair:{arg1}:{arg2}", **doc.keys,
                         window=_trigger_window(concept_windows, ft, ft), task="relation",
                         query_type="pair", **inputs, arg1_id=arg1, arg2_id=arg2, label=label,
+                        labels_allowed=schema.pair_labels(spans[arg1][0], spans[arg2][0]),
                     ))  # fmt: skip
     counts["relations_without_candidate"] = sum(key[0] in keys for key in gold)
     return _frame(rows), dict(counts)

@@ -140,8 +140,11 @@ class ExtractionModel(nn.Module):
         return self.value_head(hidden_states, spans)
 
     def forward_pairs(self, batch: dict[str, Tensor]) -> Tensor:
-        """Relation-type logits `[B, types + 1]` (0 = no relation)."""
-        return self.pair_head(self.encode(batch), batch["marker_positions"][:, :2])
+        """Relation-type logits `[B, types + 1]` (0 = no relation), -inf for the labels the
+        two arguments' types do not allow (`labels_allowed`): training and prediction alike
+        choose among the possible relation types only."""
+        logits = self.pair_head(self.encode(batch), batch["marker_positions"][:, :2])
+        return logits.masked_fill(~batch["labels_allowed"], -torch.inf)
 
     def loss(self, batch: dict[str, Tensor]) -> Tensor:
         """The training loss of a homogeneous batch (`kind`: span, bio or pair)."""

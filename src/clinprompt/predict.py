@@ -203,31 +203,16 @@ def _entity_table(documents: pd.DataFrame, entities: dict[str, list[Entity]]) ->
     return pd.DataFrame(rows, columns=columns)
 
 
-def _pair_labels(schema: DatasetSchema, arg1_type: str, arg2_type: str) -> list[bool]:
-    """Which pair labels (0 = no relation, then each relation type) the two types allow."""
-    return [True] + [
-        arg1_type in schema.relations[name].arg1 and arg2_type in schema.relations[name].arg2
-        for name in schema.relation_types
-    ]
-
-
 def pair_logits(
-    model: ExtractionModel, frame: pd.DataFrame, entities: pd.DataFrame, schema: DatasetSchema,
-    batch_size: int, pad_id: int,
-) -> Iterator[tuple[pd.DataFrame, Tensor]]:  # fmt: skip
-    """Per batch of pair rows: the rows and their label logits on the CPU (0 = no relation),
-    -inf for the relation types the two arguments' types do not allow."""
-    entity_type = entities.set_index(["document", "entity_id"])["type"].to_dict()
+    model: ExtractionModel, frame: pd.DataFrame, batch_size: int, pad_id: int
+) -> Iterator[tuple[pd.DataFrame, Tensor]]:
+    """Per batch of pair rows: the rows and their label logits on the CPU (0 = no relation,
+    -inf for the labels the arguments' types do not allow)."""
     device = next(model.parameters()).device
     for part, batch in _batches(model, frame, batch_size, pad_id):
-        allowed = torch.tensor([
-            _pair_labels(schema, entity_type[row.document, row.arg1_id],
-                         entity_type[row.document, row.arg2_id])
-            for row in part.itertuples()
-        ])  # fmt: skip
         with autocast(device):
             logits = model.forward_pairs(batch)
-        yield part, logits.float().cpu().masked_fill(~allowed, -torch.inf)
+        yield part, logits.float().cpu()
 
 
 class Predictor:
@@ -337,7 +322,7 @@ class Predictor:
             return relations
         frame, _ = pair_examples(documents, table, self.schema, self.tokenizer, self.settings)
         types = self.schema.relation_types
-        scored = pair_logits(self.model, frame, table, self.schema, self.batch_size, self.pad_id)
+        scored = pair_logits(self.model, frame, self.batch_size, self.pad_id)
         for part, logits in scored:
             logits[:, 0] += self.none_bias
             for label, row in zip(logits.argmax(-1).tolist(), part.itertuples(), strict=True):

@@ -88,6 +88,13 @@ class DatasetSchema:
         spec = self.relations[relation]
         return spec.arg2 if trigger_role == "arg1" else spec.arg1
 
+    def pair_labels(self, arg1_type: str, arg2_type: str) -> list[bool]:
+        """Which entity-marker pair labels (0 = no relation, then each relation type) an
+        (Arg1, Arg2) pair of these types allows."""
+        return [True] + [
+            arg1_type in spec.arg1 and arg2_type in spec.arg2 for spec in self.relations.values()
+        ]
+
     def check_document(self, doc: Document, path: str) -> list[Problem]:
         """Problems with types, argument types and attribute values not allowed here."""
         problems: list[Problem] = []

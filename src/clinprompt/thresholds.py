@@ -26,7 +26,6 @@ import torch
 from clinprompt.decode import SpanThresholds
 from clinprompt.models import ExtractionModel
 from clinprompt.predict import decode_outputs, pair_logits, span_outputs
-from clinprompt.schema import DatasetSchema
 
 log = logging.getLogger(__name__)
 
@@ -98,14 +97,13 @@ def span_thresholds(chosen: dict[str, dict] | None) -> dict[str, SpanThresholds]
 
 @torch.inference_mode()
 def choose_none_bias(
-    model: ExtractionModel, frame: pd.DataFrame, entities: pd.DataFrame, schema: DatasetSchema,
-    batch_size: int, pad_id: int,
-) -> dict[str, float]:  # fmt: skip
+    model: ExtractionModel, frame: pd.DataFrame, batch_size: int, pad_id: int
+) -> dict[str, float]:
     """The no-relation logit offset with the best relation micro F1 on labelled dev pair rows
     (ties: nearest 0), with the F1 at 0 and at it."""
     model.eval()
     counts = {bias: [0, 0, 0] for bias in NONE_BIAS_GRID}  # tp, predicted, gold
-    for part, logits in pair_logits(model, frame, entities, schema, batch_size, pad_id):
+    for part, logits in pair_logits(model, frame, batch_size, pad_id):
         gold = torch.tensor(part["label"].astype(int).to_numpy())
         for bias, tally in counts.items():
             shifted = logits.clone()
@@ -128,9 +126,8 @@ def none_bias(chosen: dict[str, dict] | None) -> float:
 
 
 def calibrate(
-    model: ExtractionModel, frame: pd.DataFrame, tables, schema: DatasetSchema,
-    batch_size: int, pad_id: int,
-) -> dict[str, dict]:  # fmt: skip
+    model: ExtractionModel, frame: pd.DataFrame, tables, batch_size: int, pad_id: int
+) -> dict[str, dict]:
     """Every decision threshold of the model's strategy on the dev rows `frame` of `tables`:
     span thresholds per task for MRC, the no-relation bias for entity-marker pairs."""
     if model.settings.strategy != "finetune":
@@ -139,4 +136,4 @@ def calibrate(
     pairs = frame[frame["query_type"] == "pair"]
     if pairs.empty:
         return {}
-    return {"pair": choose_none_bias(model, pairs, tables.entities, schema, batch_size, pad_id)}
+    return {"pair": choose_none_bias(model, pairs, batch_size, pad_id)}
