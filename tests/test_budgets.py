@@ -29,3 +29,23 @@ def test_config_sets_a_strategy_budget_absolutely():
     assert settings_of("soft-frozen", training).patience is None  # the training block's
     assert settings_of("hard", training).epochs == 4
     assert settings_of("finetune", {"strategies": {"finetune": {"patience": 2}}}).patience == 2
+
+
+def test_a_dataset_overrides_the_training_block_for_its_cells_only():
+    config = {
+        "training": {"epochs": 4, "negative_ratio": 0.5,
+                     "strategies": {"hard": {"epochs": 3, "lr_head": 1e-3}}},
+        "datasets": {"sdoh": {"training": {"epochs": 6, "negative_ratio": 0.25,
+                                           "strategies": {"hard": {"epochs": 5}}}}},
+    }  # fmt: skip
+
+    def settings(dataset: str, strategy: str):
+        return cell_setup(config, Cell(dataset, "minilm", strategy, 0, "all", "MIMIC", 1))[1]
+
+    assert settings("drug_ade", "finetune").train.epochs == 4
+    assert settings("drug_ade", "hard").train.epochs == 3
+    assert settings("drug_ade", "hard").negative_ratio == 0.5
+    sdoh = settings("sdoh", "hard")
+    assert (sdoh.train.epochs, sdoh.train.lr_head, sdoh.negative_ratio) == (5, 1e-3, 0.25)
+    assert settings("sdoh", "finetune").train.epochs == 6
+    assert config["training"]["strategies"]["hard"]["epochs"] == 3  # the config is untouched

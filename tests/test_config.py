@@ -190,3 +190,15 @@ def test_missing_and_unset_data_folders_name_the_key(tmp_path):
         "config leaves 2 path(s) unset; set: datasets.drug_ade.parts[1].path (test MIMIC), "
         "models.mine.path"
     )
+
+
+def test_dataset_training_takes_only_training_keys():
+    config = copy.deepcopy(DEFAULT)
+    config["datasets"]["sdoh"]["training"] = {"strategies": {"hard": {"epochs": 6}}}
+    validate_config(config, SCHEMA)
+    config["datasets"]["sdoh"]["training"]["max_length"] = 64
+    with pytest.raises(ConfigError, match=r"'datasets\.sdoh\.training\.max_length' is not known"):
+        validate_config(config, SCHEMA)
+    config["datasets"]["sdoh"]["training"] = {"strategies": {"hrad": {"epochs": 6}}}
+    with pytest.raises(ConfigError, match=r"datasets\.sdoh\.training\.strategies"):
+        validate_config(config, SCHEMA)

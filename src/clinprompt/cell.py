@@ -369,10 +369,21 @@ def strategy_training(training: dict, spec: ModelSpec, strategy: str) -> dict:
     return values | ((training.get("strategies") or {}).get(strategy) or {})
 
 
-def cell_settings(config: dict, spec: ModelSpec, cell: Cell) -> CellSettings:
-    """A cell's settings: the config's `training` block over the model's size defaults, with
-    the cell's strategy budget (`strategy_training`)."""
+def dataset_training(config: dict, dataset: str) -> dict:
+    """The `training` block of a dataset's cells: `datasets.<dataset>.training` over the
+    config's `training`, key by key and, under `strategies`, strategy by strategy."""
     training = config.get("training") or {}
+    own = ((config.get("datasets") or {}).get(dataset) or {}).get("training") or {}
+    strategies = {name: dict(values) for name, values in (training.get("strategies") or {}).items()}
+    for name, values in (own.get("strategies") or {}).items():
+        strategies[name] = strategies.get(name, {}) | values
+    return training | own | {"strategies": strategies}
+
+
+def cell_settings(config: dict, spec: ModelSpec, cell: Cell) -> CellSettings:
+    """A cell's settings: its dataset's `training` block (`dataset_training`) over the model's
+    size defaults, with the cell's strategy budget (`strategy_training`)."""
+    training = dataset_training(config, cell.dataset)
     train = strategy_training(training, spec, cell.strategy) | {"seed": cell.seed}
     return CellSettings(
         train=TrainSettings(**train), **{k: v for k, v in training.items() if k in CELL_KEYS}
