@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from clinprompt.brat import write_document
-from clinprompt.cell import Cell, CellSettings, build_model, example_settings
+from clinprompt.cell import Cell, CellSettings, build_model, dev_scorer, example_settings
 from clinprompt.corpus import CorpusPart, build_tables
 from clinprompt.examples import build_examples
 from clinprompt.predict import Predictor
@@ -78,3 +78,15 @@ def test_pair_negatives_are_down_sampled_and_the_no_relation_bias_is_chosen_on_d
     chosen = calibrate(model, dev, tables, 16, tokenizer.pad_token_id)
     assert chosen["pair"]["dev_f1_at_zero"] == 0.0 < chosen["pair"]["dev_f1"]
     assert chosen["pair"]["none_bias"] < -2.0 and none_bias({"pair": chosen["pair"]}) < -2.0
+
+
+def test_epochs_are_compared_on_dev_at_the_thresholds_chosen_for_each(tmp_path):
+    write_document(drug_doc("d0"), tmp_path)
+    tables = build_tables([CorpusPart("dev", "MIMIC", tmp_path)], SCHEMA)[0]
+    cell, settings, model, tokenizer = under_confident_model(tmp_path)
+    at_zero = dev_scorer(cell, settings, SCHEMA, model, tokenizer, tables, calibrated=False)
+    scorer = dev_scorer(cell, settings, SCHEMA, model, tokenizer, tables)
+    assert at_zero(model)["concepts_f1"] == 0.0  # nothing above 0: model selection blind
+    assert scorer(model)["concepts_f1"] > 0.0
+    chosen = span_thresholds(scorer.thresholds(model))
+    assert scorer.predictor.thresholds == chosen and chosen["concept"].start < 0.0

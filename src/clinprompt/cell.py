@@ -161,15 +161,6 @@ def dev_documents(documents: pd.DataFrame, institution: str) -> pd.DataFrame:
     return dev
 
 
-def dev_thresholds(
-    cell: Cell, settings: CellSettings, schema: DatasetSchema, model: ExtractionModel, tokenizer,
-    dev: CorpusTables,
-) -> dict[str, dict]:  # fmt: skip
-    """The decision thresholds of a trained model, chosen on the dev documents `dev`."""
-    frame = build_examples(dev, schema, tokenizer, example_settings(cell, settings, False)).frame
-    return calibrate(model, frame, dev, settings.eval_batch_size, tokenizer.pad_token_id)
-
-
 def trained_predictor(
     cell: Cell, spec: ModelSpec, schema: DatasetSchema, settings: CellSettings, folder: Path
 ) -> Predictor:
@@ -219,17 +210,49 @@ def select_documents(tables: CorpusTables, keys: list[str]) -> CorpusTables:
     )  # fmt: skip
 
 
-def _dev_scorer(predictor: Predictor, tables: CorpusTables, schema: DatasetSchema):
-    gold = table_documents(tables)
+class DevScorer:
+    """Scores a model on the dev documents, end to end, at decision thresholds chosen on those
+    documents for it (`calibrate`): an MRC model whose boundary logits are still below 0 after
+    an epoch is judged by what it finds at its own thresholds, not by an empty answer at 0, so
+    model selection and early stopping compare epochs as prediction will use them. Without
+    `calibrated` (sharded training, where the thresholds come from `best.pt` afterwards) it
+    scores at the thresholds the predictor holds."""
 
-    def score(model: ExtractionModel) -> dict:
-        report = score_predictions(gold, predictor.predict(tables.documents), schema)
+    def __init__(
+        self, predictor: Predictor, tables: CorpusTables, frame: pd.DataFrame, batch_size: int,
+        calibrated: bool = True,
+    ) -> None:  # fmt: skip
+        self.predictor, self.tables, self.frame = predictor, tables, frame
+        self.batch_size, self.calibrated = batch_size, calibrated
+        self.gold = table_documents(tables)
+
+    def thresholds(self, model: ExtractionModel) -> dict[str, dict]:
+        """The model's decision thresholds chosen on the dev rows."""
+        pad_id = self.predictor.pad_id
+        return calibrate(model, self.frame, self.tables, self.batch_size, pad_id)
+
+    def __call__(self, model: ExtractionModel) -> dict:
+        if self.calibrated:
+            chosen = self.thresholds(model)
+            self.predictor.thresholds = span_thresholds(chosen)
+            self.predictor.none_bias = none_bias(chosen)
+        predicted = self.predictor.predict(self.tables.documents)
+        report = score_predictions(self.gold, predicted, self.predictor.schema)
         concepts = report["entities"]["strict"]["micro"]["f1"]
         relations = report["relations"]["strict"]["micro"]["f1"]
         return {"score": (concepts + relations) / 2, "concepts_f1": concepts,
                 "relations_f1": relations}  # fmt: skip
 
-    return score
+
+def dev_scorer(
+    cell: Cell, settings: CellSettings, schema: DatasetSchema, model: ExtractionModel, tokenizer,
+    dev: CorpusTables, calibrated: bool = True,
+) -> DevScorer:  # fmt: skip
+    """The cell's `DevScorer` on the dev documents `dev`."""
+    example = example_settings(cell, settings, False)
+    predictor = Predictor(model, tokenizer, schema, example, settings.eval_batch_size)
+    frame = build_examples(dev, schema, tokenizer, example).frame
+    return DevScorer(predictor, dev, frame, settings.eval_batch_size, calibrated)
 
 
 def train_cell(
@@ -268,20 +291,15 @@ def train_cell(
     train_set = build_examples(
         train_tables, schema, tokenizer, example_settings(cell, settings, True)
     )
-    predictor = Predictor(
-        model, tokenizer, schema, example_settings(cell, settings, False), settings.eval_batch_size
-    )
     dev_tables = select_documents(tables, list(dev["document"]))
-    score_dev = _dev_scorer(predictor, dev_tables, schema)
     sharded = needs_sharding(spec, model.settings.frozen)
+    score_dev = dev_scorer(cell, settings, schema, model, tokenizer, dev_tables, not sharded)
     trainer = Trainer(
         model, train_set.frame, score_dev, settings.train, folder, tokenizer.pad_token_id, sharded
     )
     started = time.perf_counter()
     result = trainer.run()
-    thresholds = {}
-    if not sharded:
-        thresholds = dev_thresholds(cell, settings, schema, model, tokenizer, dev_tables)
+    thresholds = {} if sharded else score_dev.thresholds(model)
     summary = {
         "cell": asdict(cell),
         "train_documents": len(train_keys),
@@ -320,7 +338,8 @@ def calibrated_summary(
     load_trained(model, Path(folder) / BEST)
     dev = dev_documents(tables.documents, cell.train_institution)
     dev_tables = select_documents(tables, list(dev["document"]))
-    summary["thresholds"] = dev_thresholds(cell, settings, schema, model, tokenizer, dev_tables)
+    scorer = dev_scorer(cell, settings, schema, model, tokenizer, dev_tables)
+    summary["thresholds"] = scorer.thresholds(model)
     atomic_write_text(path, json.dumps(summary, indent=1) + "\n")
     return summary
 
