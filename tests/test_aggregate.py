@@ -349,6 +349,11 @@ def test_dictionary_is_a_row_of_the_main_few_shot_and_cost_tables(with_dictionar
     assert rows["p_value"].isna().all() and not rows["significant"].any()  # no reference
     cell = main.display.loc[(NO_MODEL, DICTIONARY, 0), ("drug_ade", "concepts", "strict")]
     assert DAGGER not in cell and cell.startswith("0.")
+    assert main.display.loc[(NO_MODEL, DICTIONARY, 0), ("drug_ade", "relations", "strict")] == "–"
+    assert (
+        main.display.loc[("tiny-bert", "finetune", 0), ("drug_ade", "relations", "strict")][0]
+        == "0"
+    )
     finetune = main.numbers[main.numbers["strategy"] == "finetune"]
     assert finetune["p_value"].isna().all()  # still the reference
     assert (main.numbers.loc[main.numbers["strategy"] == "soft", "p_value"].notna()).all()
