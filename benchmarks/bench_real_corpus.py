@@ -12,15 +12,16 @@ and scores the test sentences end to end with 95% bootstrap intervals; the dicti
 and lenient, with intervals), and each strategy's margin over the dictionary on concepts
 (paired bootstrap over the test sentences); and the dev learning curves to `--figure`.
 
-The defaults are sized for about 40 minutes on 2 CPU cores, two one-thread cells side by side
-at about 400 training tokens/s each: an epoch on 150 training sentences is about 32k tokens for
-`finetune`, 80k for `hard` and 66k for the soft strategies (`soft-frozen` computes no encoder
-weight gradients), and predicting the test sentences (ten concept queries per sentence, then
-the relation queries of every predicted trigger) costs the MRC strategies about as much as
-their training. `--quick` runs a tiny random model on a few sentences for one epoch, to prove
+The defaults are sized for at most about 40 minutes on 2 CPU cores, two one-thread cells side
+by side: an epoch on 300 training sentences is about 64k tokens for `finetune`, 160k for
+`hard` and 130k for the soft strategies (`soft-frozen` computes no encoder weight gradients);
+every epoch is scored on the dev sentences at thresholds chosen there (two passes over them),
+and predicting the test sentences (ten concept queries per sentence, then the relation
+queries of every predicted trigger) costs the MRC strategies about as much as an epoch.
+`--quick` runs a tiny random model on a few sentences for one epoch, to prove
 the script works.
 
-    python benchmarks/bench_real_corpus.py [--quick] [--shots 150] [--jobs 2]
+    python benchmarks/bench_real_corpus.py [--quick] [--shots 300] [--jobs 2]
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ CONFIG_SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
 DATASET = "pgxcorpus"
 SEED = 1
 MODES = ("strict", "lenient")
-DEFAULT_EPOCHS = "finetune=3,hard=2,soft=2,soft-frozen=3"
+DEFAULT_EPOCHS = "finetune=4,hard=3,soft=3,soft-frozen=4"
 QUICK = {"model": "tiny-bert", "shots": 4, "dev": 3, "test": 6, "bootstrap": 10,
          "training": {"max_length": 96, "match_hidden": 32}}  # fmt: skip
 
@@ -175,7 +176,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--work", type=Path, default=REPO / "benchmarks/out/real-corpus")
     parser.add_argument("--out", type=Path, help="default docs/real-corpus.md (--quick: --work)")
     parser.add_argument("--figure", type=Path, help="default beside --out")
-    parser.add_argument("--shots", type=int, default=150, help="training sentences per cell")
+    parser.add_argument("--shots", type=int, default=300, help="training sentences per cell")
     parser.add_argument("--dev", type=int, default=40, help="dev sentences (model selection)")
     parser.add_argument("--test", type=int, help="test sentences scored (default: all)")
     parser.add_argument("--epochs", type=epochs, default=epochs(DEFAULT_EPOCHS),
