@@ -49,3 +49,15 @@ def test_a_dataset_overrides_the_training_block_for_its_cells_only():
     assert (sdoh.train.epochs, sdoh.train.lr_head, sdoh.negative_ratio) == (5, 1e-3, 0.25)
     assert settings("sdoh", "finetune").train.epochs == 6
     assert config["training"]["strategies"]["hard"]["epochs"] == 3  # the config is untouched
+
+
+def test_negatives_and_boundary_weight_may_differ_per_strategy():
+    own = {"finetune": {"negative_ratio": 1.0, "epochs": 2}}
+    config = {"training": {"negative_ratio": 0.25, "positive_weight": 5.0, "strategies": own}}
+
+    def settings(strategy: str):
+        return cell_setup(config, Cell("drug_ade", "minilm", strategy, 0, "all", "MIMIC", 1))[1]
+
+    finetune, hard = settings("finetune"), settings("hard")
+    assert (finetune.negative_ratio, finetune.train.epochs) == (1.0, 2)
+    assert (hard.negative_ratio, hard.positive_weight) == (0.25, 5.0)

@@ -385,7 +385,8 @@ def strategy_training(training: dict, spec: ModelSpec, strategy: str) -> dict:
     values["lr_prompt"] *= budget.lr_prompt_factor
     values["lr_head"] *= budget.lr_head_factor
     values.setdefault("patience", budget.patience)
-    return values | ((training.get("strategies") or {}).get(strategy) or {})
+    own = (training.get("strategies") or {}).get(strategy) or {}
+    return values | {k: v for k, v in own.items() if k in TRAIN_KEYS}
 
 
 def dataset_training(config: dict, dataset: str) -> dict:
@@ -401,12 +402,13 @@ def dataset_training(config: dict, dataset: str) -> dict:
 
 def cell_settings(config: dict, spec: ModelSpec, cell: Cell) -> CellSettings:
     """A cell's settings: its dataset's `training` block (`dataset_training`) over the model's
-    size defaults, with the cell's strategy budget (`strategy_training`)."""
+    size defaults, with the cell's strategy budget (`strategy_training`); example keys
+    (`negative_ratio`, `positive_weight`) may be set per strategy too."""
     training = dataset_training(config, cell.dataset)
     train = strategy_training(training, spec, cell.strategy) | {"seed": cell.seed}
-    return CellSettings(
-        train=TrainSettings(**train), **{k: v for k, v in training.items() if k in CELL_KEYS}
-    )
+    own = training["strategies"].get(cell.strategy) or {}
+    example = {k: v for k, v in (training | own).items() if k in CELL_KEYS}
+    return CellSettings(train=TrainSettings(**train), **example)
 
 
 def cell_setup(config: dict, cell: Cell) -> tuple[ModelSpec, CellSettings]:
