@@ -219,17 +219,17 @@ class DevScorer:
     scores at the thresholds the predictor holds."""
 
     def __init__(
-        self, predictor: Predictor, tables: CorpusTables, frame: pd.DataFrame, batch_size: int,
+        self, predictor: Predictor, tables: CorpusTables, frame: pd.DataFrame,
         calibrated: bool = True,
     ) -> None:  # fmt: skip
         self.predictor, self.tables, self.frame = predictor, tables, frame
-        self.batch_size, self.calibrated = batch_size, calibrated
+        self.calibrated = calibrated
         self.gold = table_documents(tables)
 
     def thresholds(self, model: ExtractionModel) -> dict[str, dict]:
         """The model's decision thresholds chosen on the dev rows."""
-        pad_id = self.predictor.pad_id
-        return calibrate(model, self.frame, self.tables, self.batch_size, pad_id)
+        batch_size, pad_id = self.predictor.batch_size, self.predictor.pad_id
+        return calibrate(model, self.frame, self.tables, batch_size, pad_id)
 
     def __call__(self, model: ExtractionModel) -> dict:
         if self.calibrated:
@@ -252,7 +252,7 @@ def dev_scorer(
     example = example_settings(cell, settings, False)
     predictor = Predictor(model, tokenizer, schema, example, settings.eval_batch_size)
     frame = build_examples(dev, schema, tokenizer, example).frame
-    return DevScorer(predictor, dev, frame, settings.eval_batch_size, calibrated)
+    return DevScorer(predictor, dev, frame, calibrated)
 
 
 def train_cell(
