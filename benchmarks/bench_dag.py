@@ -32,9 +32,22 @@ TARGET_SECONDS = 30
 
 def dry_run(config: Path, workdir: Path) -> tuple[float, dict[str, int]]:
     """Wall seconds of one dry run and its job counts per rule."""
-    command = [sys.executable, "-m", "snakemake", "-n", "--quiet", "rules", "--cores", "1",
-               "--configfile", str(config), "-d", str(workdir),
-               "-s", str(REPO / "Snakefile")]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-n",
+        "--quiet",
+        "rules",
+        "--cores",
+        "1",
+        "--configfile",
+        str(config),
+        "-d",
+        str(workdir),
+        "-s",
+        str(REPO / "Snakefile"),
+    ]
     start = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - start
@@ -58,20 +71,23 @@ def main() -> int:
     median = statistics.median(seconds)
     print(f"paper.yaml dry run: median {median:.1f} s of {args.repeats}", file=sys.stderr)
     rows = [[rule, f"{count:,}"] for rule, count in counts.items()]
-    write_result(args.out, {
-        "benchmark": "dag",
-        "title": "DAG construction of the paper's grid (config/paper.yaml, dry run)",
-        "environment": environment(torch.device("cpu")),
-        "notes": [
-            f"median {median:.1f} s (runs: {', '.join(f'{s:.1f}' for s in seconds)} s) for "
-            f"`snakemake -n` of {counts.get('total', 0):,} jobs; target < {TARGET_SECONDS} s: "
-            f"{'met' if median < TARGET_SECONDS else 'NOT met'}",
-            "fake data folder: every null path of config/paper.yaml set to an empty folder or "
-            "empty files (tests/test_grid.py `fake_paper_config`)",
-        ],
-        "tables": [table("Jobs of the dry run", ["rule", "jobs"], rows)],
-        "data": {"seconds": seconds, "counts": counts},
-    })  # fmt: skip
+    write_result(
+        args.out,
+        {
+            "benchmark": "dag",
+            "title": "DAG construction of the paper's grid (config/paper.yaml, dry run)",
+            "environment": environment(torch.device("cpu")),
+            "notes": [
+                f"median {median:.1f} s (runs: {', '.join(f'{s:.1f}' for s in seconds)} s) for "
+                f"`snakemake -n` of {counts.get('total', 0):,} jobs; target < {TARGET_SECONDS} s: "
+                f"{'met' if median < TARGET_SECONDS else 'NOT met'}",
+                "fake data folder: every null path of config/paper.yaml set to an empty folder or "
+                "empty files (tests/test_grid.py `fake_paper_config`)",
+            ],
+            "tables": [table("Jobs of the dry run", ["rule", "jobs"], rows)],
+            "data": {"seconds": seconds, "counts": counts},
+        },
+    )
     return 0
 
 

@@ -26,7 +26,8 @@ from render_docs import RESULTS, environment, table, write_result
 from clinprompt.batching import POOL_BATCHES, bucketed_batches, padding_waste
 from clinprompt.corpus import CorpusPart, build_tables
 from clinprompt.encoder import bundled_tokenizer_folder, load_tokenizer
-from clinprompt.examples import ExampleSettings, build_examples
+from clinprompt.examples.settings import ExampleSettings
+from clinprompt.examples.tables import build_examples
 from clinprompt.schema import load_schema
 from clinprompt.synth import KINDS, planned_parts, write_synthetic_corpus
 
@@ -148,11 +149,17 @@ def main() -> int:
         f"Bucketed: `clinprompt.batching.bucketed_batches` (seed {SEED}, pools of "
         f"{POOL_BATCHES} batches sorted by length), each batch padded to its longest row.",
     ]
-    write_result(args.out, {
-        "benchmark": "padding", "title": "Padding waste on the synthetic corpora",
-        "environment": environment(torch.device("cpu")), "notes": notes, "tables": [spec],
-        "data": padding,
-    })  # fmt: skip
+    write_result(
+        args.out,
+        {
+            "benchmark": "padding",
+            "title": "Padding waste on the synthetic corpora",
+            "environment": environment(torch.device("cpu")),
+            "notes": notes,
+            "tables": [spec],
+            "data": padding,
+        },
+    )
     print("\n".join(" | ".join(row) for row in spec["rows"]))
     return 0
 

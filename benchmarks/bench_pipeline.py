@@ -34,9 +34,22 @@ STRATEGY_ORDER = ["dictionary", "finetune", "hard", "soft", "soft-frozen"]
 
 def snakemake(workdir: Path, cores: int, *args: str) -> tuple[float, str]:
     """Wall seconds and stdout of one Snakemake call on the embedded default in `workdir`."""
-    command = [sys.executable, "-m", "snakemake", "--cores", str(cores), "--quiet", "rules",
-               "-d", str(workdir), "-s", str(REPO / "Snakefile"),
-               "--configfile", str(REPO / "config/config.yaml"), *args]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--cores",
+        str(cores),
+        "--quiet",
+        "rules",
+        "-d",
+        str(workdir),
+        "-s",
+        str(REPO / "Snakefile"),
+        "--configfile",
+        str(REPO / "config/config.yaml"),
+        *args,
+    ]
     start = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
@@ -62,18 +75,23 @@ def f1_tables(workdir: Path) -> list[dict]:
     for (dataset, task, trained, tested), group in full.groupby(keys, sort=True):
         by = dict(zip(group["strategy"], group["value"], strict=True))
         where = f"{trained} -> {tested}"
-        rows.append([dataset, task, where,
-                     *(f"{by[s]:.3f}" if s in by else "" for s in strategies)])  # fmt: skip
+        rows.append(
+            [dataset, task, where, *(f"{by[s]:.3f}" if s in by else "" for s in strategies)]
+        )
     few = strict[strict["experiments"].str.contains("few_shot", na=False)]
     few = few.assign(order=pd.to_numeric(few["shots"], errors="coerce").fillna(float("inf")))
     few = few.sort_values(["dataset", "strategy", "task", "order"])
-    shots = [[r.dataset, r.strategy, r.task, str(r.shots), f"{r.value:.3f}"]
-             for r in few.itertuples()]  # fmt: skip
+    shots = [
+        [r.dataset, r.strategy, r.task, str(r.shots), f"{r.value:.3f}"] for r in few.itertuples()
+    ]
     return [
-        table("Strict micro F1 (shots all)", ["corpus", "task", "trained -> tested", *strategies],
-              rows),
+        table(
+            "Strict micro F1 (shots all)",
+            ["corpus", "task", "trained -> tested", *strategies],
+            rows,
+        ),
         table("Few-shot strict micro F1", ["corpus", "strategy", "task", "shots", "F1"], shots),
-    ]  # fmt: skip
+    ]
 
 
 def main() -> int:
@@ -92,21 +110,35 @@ def main() -> int:
     counts = job_counts(plan)
     minutes = (run_seconds + report_seconds) / 60
     print(f"embedded default: {minutes:.1f} min on {args.cores} cores", file=sys.stderr)
-    write_result(args.out, {
-        "benchmark": "pipeline",
-        "title": f"The embedded default end to end (`make run` after install, {args.cores} cores)",
-        "environment": environment(torch.device("cpu")),
-        "notes": [
-            f"workflow {run_seconds / 60:.1f} min + report {report_seconds:.0f} s = "
-            f"{minutes:.1f} min; target about {TARGET_MINUTES} min",
-            f"{len(training)} training jobs (train + predict): median {training.median():.0f} s, "
-            f"max {training.max():.0f} s, sum {training.sum() / 60:.1f} min",
-        ],
-        "tables": [table("Jobs", ["rule", "jobs"],
-                         [[rule, str(count)] for rule, count in counts.items()]), *measured],
-        "data": {"run_seconds": run_seconds, "report_seconds": report_seconds,
-                 "cores": args.cores, "counts": counts, "training_seconds": training.tolist()},
-    })  # fmt: skip
+    write_result(
+        args.out,
+        {
+            "benchmark": "pipeline",
+            "title": "The embedded default end to end "
+            f"(`make run` after install, {args.cores} cores)",
+            "environment": environment(torch.device("cpu")),
+            "notes": [
+                f"workflow {run_seconds / 60:.1f} min + report {report_seconds:.0f} s = "
+                f"{minutes:.1f} min; target about {TARGET_MINUTES} min",
+                f"{len(training)} training jobs (train + predict): "
+                f"median {training.median():.0f} s, "
+                f"max {training.max():.0f} s, sum {training.sum() / 60:.1f} min",
+            ],
+            "tables": [
+                table(
+                    "Jobs", ["rule", "jobs"], [[rule, str(count)] for rule, count in counts.items()]
+                ),
+                *measured,
+            ],
+            "data": {
+                "run_seconds": run_seconds,
+                "report_seconds": report_seconds,
+                "cores": args.cores,
+                "counts": counts,
+                "training_seconds": training.tolist(),
+            },
+        },
+    )
     return 0
 
 

@@ -42,12 +42,12 @@ from render_docs import REPO, environment
 from clinprompt.aggregate import TASKS, CellScores
 from clinprompt.baseline import DICTIONARY, NO_MODEL, score_dictionary
 from clinprompt.bootstrap import Comparison, compare_tables, resample_weights
-from clinprompt.cell import Cell, select_documents
+from clinprompt.cell import select_documents
 from clinprompt.config import dataset_parts, split_draw, validate_config
 from clinprompt.corpus import CorpusTables, build_tables, validate_parts
-from clinprompt.grid import SOFT
 from clinprompt.schema import load_schema
-from clinprompt.score import CountTable
+from clinprompt.score import CountTable, MicroScore
+from clinprompt.study import Cell, Strategy
 
 CONFIG = REPO / "config/examples/pgxcorpus.yaml"
 CONFIG_SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
@@ -55,8 +55,14 @@ DATASET = "pgxcorpus"
 SEED = 1
 MODES = ("strict", "lenient")
 DEFAULT_EPOCHS = "finetune=4,hard=3,soft=3,soft-frozen=4"
-QUICK = {"model": "tiny-bert", "shots": 4, "dev": 3, "test": 6, "bootstrap": 10,
-         "training": {"max_length": 96, "match_hidden": 32}}  # fmt: skip
+QUICK = {
+    "model": "tiny-bert",
+    "shots": 4,
+    "dev": 3,
+    "test": 6,
+    "bootstrap": 10,
+    "training": {"max_length": 96, "match_hidden": 32},
+}
 
 
 def user_config(training: dict) -> dict:
@@ -74,8 +80,11 @@ def user_config(training: dict) -> dict:
 def first_documents(tables: CorpusTables, limits: dict[str, int | None]) -> CorpusTables:
     """The tables with at most `limits[split]` documents of each split, the first by key."""
     docs = tables.documents.sort_values("document")
-    keep = [key for split, group in docs.groupby("split")
-            for key in group["document"].iloc[: limits.get(split)]]  # fmt: skip
+    keep = [
+        key
+        for split, group in docs.groupby("split")
+        for key in group["document"].iloc[: limits.get(split)]
+    ]
     return select_documents(tables, keep)
 
 
@@ -86,9 +95,14 @@ def corpus(config: dict, work: Path, limits: dict[str, int | None]) -> tuple[Pat
     parts, schema = dataset_parts(config, DATASET), load_schema(settings["schema"])
     options = {key: settings[key] for key in ("skip_invalid", "trust_offsets", "on_invalid")}
     validation = validate_parts(parts, schema, work / "validation.json", **options)
-    tables, _ = build_tables(parts, schema, config["corpus"]["dev_fraction"],
-                             config["corpus"]["dev_seed"], split_draw=split_draw(settings),
-                             **options)  # fmt: skip
+    tables, _ = build_tables(
+        parts,
+        schema,
+        config["corpus"]["dev_fraction"],
+        config["corpus"]["dev_seed"],
+        split_draw=split_draw(settings),
+        **options,
+    )
     first_documents(tables, limits).write(work / "tables")
     counts = ("documents", "errors", "warnings", "dropped_annotations")
     return work / "tables", {key: validation[key] for key in counts}
@@ -97,11 +111,13 @@ def corpus(config: dict, work: Path, limits: dict[str, int | None]) -> tuple[Pat
 def cell_metrics(cell: Cell, tables: Path, config: dict, work: Path, threads: int) -> tuple:
     """Train one cell on `threads` threads, score its test sentences; (metrics, history)."""
     schema, institution = config["datasets"][DATASET]["schema"], cell.train_institution
-    summary, reports = train_and_score(cell, tables, schema, config, work, [institution],
-                                       threads)  # fmt: skip
+    summary, reports = train_and_score(cell, tables, schema, config, work, [institution], threads)
     metrics = reports[institution]
-    print(f"{cell.strategy}: concepts strict F1 {metrics['entities']['strict']['micro']['f1']:.3f}",
-          file=sys.stderr, flush=True)  # fmt: skip
+    print(
+        f"{cell.strategy}: concepts strict F1 {metrics['entities']['strict']['micro']['f1']:.3f}",
+        file=sys.stderr,
+        flush=True,
+    )
     return metrics, summary["history"]
 
 
@@ -123,15 +139,16 @@ def margins(metrics: dict[str, dict], bootstrap: int) -> dict[str, dict[str, Com
         if own_digest != digest:
             raise SystemExit(f"{system} was scored on other test sentences than the dictionary")
         task = TASKS["entities"]
-        result[system] = {m: compare_tables(own[task, m], baseline[task, m], weights)
-                          for m in MODES}  # fmt: skip
+        result[system] = {
+            m: compare_tables(own[task, m], baseline[task, m], weights) for m in MODES
+        }
     return result
 
 
 def cell_text(report: dict, target: str, mode: str) -> str:
     """Micro F1 [95% CI] of one target and mode."""
-    micro = report[target][mode]["micro"]
-    return f1_text((micro["f1"], micro.get("ci", {}).get("f1"), None))
+    micro = MicroScore.read(report, target, mode)
+    return f1_text((micro.f1, micro.ci.get("f1"), None))
 
 
 def results_table(metrics: dict[str, dict]) -> list[str]:
@@ -145,20 +162,28 @@ def results_table(metrics: dict[str, dict]) -> list[str]:
     for system, report in metrics.items():
         scores = [cell_text(report, t, m) for t in ("entities", "relations") for m in MODES]
         cost = report["cost"]
-        costs = [str(cost["epochs_run"]), f"{cost['train_seconds']:.0f}",
-                 f"{cost['parameters']['share']:.2%}"]  # fmt: skip
+        costs = [
+            str(cost["epochs_run"]),
+            f"{cost['train_seconds']:.0f}",
+            f"{cost['parameters']['share']:.2%}",
+        ]
         lines.append(f"| {system} | {' | '.join(scores + costs)} |")
     return lines
 
 
 def margin_lines(found: dict[str, dict[str, Comparison]], documents: int) -> list[str]:
     """Each strategy's concept margin over the dictionary, strict and lenient."""
-    lines = [f"Concepts, model minus dictionary (paired bootstrap over the {documents} test "
-             "sentences, the same resamples for both):", ""]  # fmt: skip
+    lines = [
+        f"Concepts, model minus dictionary (paired bootstrap over the {documents} test "
+        "sentences, the same resamples for both):",
+        "",
+    ]
     for system, by_mode in found.items():
-        parts = [f"{mode} {c.f1_a:.3f} vs {c.f1_b:.3f}: {c.difference:+.3f} "
-                 f"[{c.ci[0]:+.3f}, {c.ci[1]:+.3f}], p = {c.p_value:.3f}"
-                 for mode, c in by_mode.items()]  # fmt: skip
+        parts = [
+            f"{mode} {c.f1_a:.3f} vs {c.f1_b:.3f}: {c.difference:+.3f} "
+            f"[{c.ci[0]:+.3f}, {c.ci[1]:+.3f}], p = {c.p_value:.3f}"
+            for mode, c in by_mode.items()
+        ]
         lines.append(f"- `{system}`: " + "; ".join(parts))
     return lines
 
@@ -179,8 +204,12 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--shots", type=int, default=300, help="training sentences per cell")
     parser.add_argument("--dev", type=int, default=40, help="dev sentences (model selection)")
     parser.add_argument("--test", type=int, help="test sentences scored (default: all)")
-    parser.add_argument("--epochs", type=epochs, default=epochs(DEFAULT_EPOCHS),
-                        help=f"strategies and their epochs ({DEFAULT_EPOCHS})")  # fmt: skip
+    parser.add_argument(
+        "--epochs",
+        type=epochs,
+        default=epochs(DEFAULT_EPOCHS),
+        help=f"strategies and their epochs ({DEFAULT_EPOCHS})",
+    )
     parser.add_argument("--jobs", type=int, default=2, help="cells trained side by side")
     parser.add_argument("--bootstrap", type=int, default=1000)
     args = parser.parse_args()
@@ -202,33 +231,57 @@ def run(args: argparse.Namespace, config: dict, tables: Path) -> tuple[dict, dic
     """The dictionary and every strategy's cell scored; (metrics, histories, threads per cell)."""
     settings, prompt_length = config["datasets"][DATASET], config["grid"]["prompt_lengths"][0]
     institution = settings["parts"][0]["institution"]
-    cells = [Cell(DATASET, args.model, s, prompt_length if s in SOFT else 0, args.shots,
-                  institution, SEED) for s in args.epochs]  # fmt: skip
-    dictionary = {**asdict(cells[0]), "model": NO_MODEL, "strategy": DICTIONARY,
-                  "prompt_length": 0}  # fmt: skip
-    found = score_dictionary(tables, settings["schema"], dictionary, institution,
-                             args.work / "dictionary.json", args.bootstrap)  # fmt: skip
+    cells = [
+        Cell(
+            DATASET,
+            args.model,
+            s,
+            prompt_length if Strategy.named(s).soft else 0,
+            args.shots,
+            institution,
+            SEED,
+        )
+        for s in args.epochs
+    ]
+    dictionary = {**asdict(cells[0]), "model": NO_MODEL, "strategy": DICTIONARY, "prompt_length": 0}
+    found = score_dictionary(
+        tables,
+        settings["schema"],
+        dictionary,
+        institution,
+        args.work / "dictionary.json",
+        args.bootstrap,
+    )
     metrics = {DICTIONARY: found}
     threads = max(1, torch.get_num_threads() // args.jobs)
     runs = [(cell, tables, config, args.work, threads) for cell in cells]
     histories = {}
     # Cells run side by side; the rows keep the order of --epochs whichever finishes first.
-    for cell, (report, history) in zip(cells, side_by_side(cell_metrics, runs, args.jobs),
-                                       strict=True):  # fmt: skip
+    for cell, (report, history) in zip(
+        cells, side_by_side(cell_metrics, runs, args.jobs), strict=True
+    ):
         metrics[cell.strategy], histories[cell.strategy] = report, history
     return metrics, histories, threads
 
 
-def header(args: argparse.Namespace, config: dict, validation: dict, documents: dict,
-           minutes: float, threads: int) -> list[str]:  # fmt: skip
+def header(
+    args: argparse.Namespace,
+    config: dict,
+    validation: dict,
+    documents: dict,
+    minutes: float,
+    threads: int,
+) -> list[str]:
     """Where and how the numbers were measured: machine, corpus, validation, this run."""
     env, split = environment(torch.device("cpu")), config["datasets"][DATASET]["split"]
     command = "python benchmarks/bench_real_corpus.py" + (" --quick" if args.quick else "")
     return [
-        f"# Strategies on a real public corpus: PGxCorpus ({args.model})", "",
+        f"# Strategies on a real public corpus: PGxCorpus ({args.model})",
+        "",
         f"{env['date']}, {env['card']}, {env['cpus']} CPUs, {threads} thread(s) per cell, "
         f"{args.jobs} cells side by side, torch {env['torch']}, transformers "
-        f"{env['transformers']}; the whole run took {minutes:.0f} min (`{command}`).", "",
+        f"{env['transformers']}; the whole run took {minutes:.0f} min (`{command}`).",
+        "",
         "PGxCorpus (Legrand et al., Sci Data 2020; CC BY-NC 4.0): 945 PubMed sentences with "
         "pharmacogenomic entities and relations, read from `../shared/data/pgxcorpus/brat` "
         "with `config/examples/pgxcorpus.yaml` (schema `pgxcorpus`, seeded split: "
@@ -239,13 +292,15 @@ def header(args: argparse.Namespace, config: dict, validation: dict, documents: 
         "",
         f"This run: {args.shots} training sentences (one seeded draw, seed {SEED}, the same "
         f"for every system), {documents.get('dev', 0)} dev and {documents.get('test', 0)} "
-        "test sentences; epochs " + ", ".join(f"{s} {n}" for s, n in args.epochs.items())
+        "test sentences; epochs "
+        + ", ".join(f"{s} {n}" for s, n in args.epochs.items())
         + f"; soft prompts of {config['grid']['prompt_lengths'][0]} tokens; the other "
         "training settings of the example config. F1 is micro over the test sentences, end "
         "to end (relations from predicted concepts); 95% intervals from "
         f"{args.bootstrap} bootstrap resamples of the test sentences. The dictionary looks "
-        "every training mention up in the test text (no relations).", "",
-    ]  # fmt: skip
+        "every training mention up in the test text (no relations).",
+        "",
+    ]
 
 
 def main() -> int:
@@ -259,10 +314,13 @@ def main() -> int:
     documents = CorpusTables.read(tables).documents["split"].value_counts().to_dict()
     lines = [
         *header(args, config, validation, documents, minutes, threads),
-        *results_table(metrics), "",
-        *margin_lines(margins(metrics, args.bootstrap), documents.get("test", 0)), "",
-        f"![dev F1 against optimiser steps]({args.figure.name})", "",
-    ]  # fmt: skip
+        *results_table(metrics),
+        "",
+        *margin_lines(margins(metrics, args.bootstrap), documents.get("test", 0)),
+        "",
+        f"![dev F1 against optimiser steps]({args.figure.name})",
+        "",
+    ]
     learning_curves({DATASET: histories}, args.figure)
     text = "\n".join(lines)
     print(text)

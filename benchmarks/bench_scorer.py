@@ -22,6 +22,7 @@ from clinprompt.bootstrap import resample_weights, with_intervals
 from clinprompt.brat import Document, Entity, Relation, write_document
 from clinprompt.score import (
     DocumentPair,
+    MicroScore,
     evaluate,
     format_table,
     pair_predictions,
@@ -158,10 +159,10 @@ def main() -> None:
     start = time.perf_counter()
     report = score_with_intervals(pairs, resamples)
     elapsed = time.perf_counter() - start
-    strict = report["entities"]["strict"]["micro"]
+    strict = MicroScore.read(report, "entities")
     print(
         f"{documents} documents x {entities} entities x {relations} relations, strict + lenient,"
-        f" {resamples} resamples; entity strict micro F1 {strict['f1']:.4f}"
+        f" {resamples} resamples; entity strict micro F1 {strict.f1:.4f}"
     )
     if args.files:
         print(f"read from folders + scored: {time_from_files(pairs, resamples):.3f} s")

@@ -32,16 +32,20 @@ import yaml
 from matplotlib.figure import Figure
 
 from clinprompt.baseline import dictionary_predictions, mention_dictionary
-from clinprompt.cell import Cell, cell_setup, predict_cell, train_cell
+from clinprompt.cell import predict_and_score, train_cell
 from clinprompt.cell_score import score_predictions
 from clinprompt.corpus import (
     CorpusPart,
     CorpusTables,
+    Dataset,
     table_documents,
     write_corpus_tables,
 )
 from clinprompt.figures import STRATEGY_COLOURS
 from clinprompt.schema import load_schema
+from clinprompt.score import MicroScore
+from clinprompt.settings import cell_setup
+from clinprompt.study import Cell
 from clinprompt.synth import KINDS, write_synthetic_corpus
 
 REPO = Path(__file__).resolve().parents[1]
@@ -55,13 +59,18 @@ def corpus(work: Path, config: dict, dataset: str, sizes: dict) -> Path:
     kind = KINDS[settings["kind"]]
     institutions = list(kind.notes)
     brat = work / dataset / "brat"
-    write_synthetic_corpus(settings["kind"], brat, seed=settings["seed"], documents=sizes,
-                           institutions=institutions)  # fmt: skip
+    write_synthetic_corpus(
+        settings["kind"], brat, seed=settings["seed"], documents=sizes, institutions=institutions
+    )
     parts = [CorpusPart(s, i, brat / s / i) for s in ("train", "test") for i in institutions]
     tables = work / dataset / "tables"
-    write_corpus_tables(parts, load_schema(kind.schema), tables,
-                        dev_fraction=config["corpus"]["dev_fraction"],
-                        dev_seed=config["corpus"]["dev_seed"])  # fmt: skip
+    write_corpus_tables(
+        parts,
+        load_schema(kind.schema),
+        tables,
+        dev_fraction=config["corpus"]["dev_fraction"],
+        dev_seed=config["corpus"]["dev_seed"],
+    )
     return tables
 
 
@@ -69,9 +78,12 @@ def scores(report: dict) -> dict:
     """Strict F1 with its interval and lenient F1, for concepts and relations."""
     out = {}
     for target in ("entities", "relations"):
-        strict = report[target]["strict"]["micro"]
-        out[target] = (strict["f1"], strict.get("ci", {}).get("f1"),
-                       report[target]["lenient"]["micro"]["f1"])  # fmt: skip
+        strict = MicroScore.read(report, target)
+        out[target] = (
+            strict.f1,
+            strict.ci.get("f1"),
+            MicroScore.read(report, target, "lenient").f1,
+        )
     return out
 
 
@@ -86,28 +98,36 @@ def dictionary_rows(tables: CorpusTables, schema, institutions, bootstrap: int) 
         predicted = dictionary_predictions(dictionary, test)
         gold = table_documents(tables, list(test["document"]))
         report = score_predictions(gold, predicted, schema, bootstrap, 1)
-        rows.append({"strategy": "dictionary", "tested_at": institution, **scores(report),
-                     "steps": 0, "train_seconds": 0.0, "share": 0.0})  # fmt: skip
+        rows.append(
+            {
+                "strategy": "dictionary",
+                "tested_at": institution,
+                **scores(report),
+                "steps": 0,
+                "train_seconds": 0.0,
+                "share": 0.0,
+            }
+        )
     return rows
 
 
 def train_and_score(
-    cell: Cell, tables_dir: Path, schema_name: str, config: dict, work: Path,
-    institutions: list[str], threads: int,
-) -> tuple[dict, dict[str, dict]]:  # fmt: skip
+    cell: Cell,
+    tables_dir: Path,
+    schema_name: str,
+    config: dict,
+    work: Path,
+    institutions: list[str],
+    threads: int,
+) -> tuple[dict, dict[str, dict]]:
     """Train `cell` on `threads` threads and score its test notes at every institution;
     (training summary, metrics per institution)."""
     torch.set_num_threads(threads)
     spec, settings = cell_setup(config, cell)
     folder = cell.folder(work / "results")
-    summary = train_cell(cell, tables_dir, schema_name, spec, settings, folder)
-    reports = {
-        institution: predict_cell(cell, tables_dir, schema_name, spec, settings, folder,
-                                  institution, folder / "predictions" / institution,
-                                  folder / "metrics" / f"{institution}.json")
-        for institution in institutions
-    }  # fmt: skip
-    return summary, reports
+    data = Dataset.read(tables_dir, schema_name)
+    summary = train_cell(cell, data, spec, settings, folder)
+    return summary, predict_and_score(cell, data, spec, settings, folder, institutions)
 
 
 def side_by_side(function: Callable, runs: list[tuple], jobs: int) -> list:
@@ -118,18 +138,34 @@ def side_by_side(function: Callable, runs: list[tuple], jobs: int) -> list:
 
 
 def strategy_rows(
-    dataset: str, strategy: str, tables_dir: Path, schema_name: str, config: dict, model: str,
-    work: Path, institutions: list[str], threads: int,
-) -> tuple[list[dict], list[dict]]:  # fmt: skip
+    dataset: str,
+    strategy: str,
+    tables_dir: Path,
+    schema_name: str,
+    config: dict,
+    model: str,
+    work: Path,
+    institutions: list[str],
+    threads: int,
+) -> tuple[list[dict], list[dict]]:
     """Train one strategy; its rows (one per test institution) and its training history."""
     cell = Cell(dataset, model, strategy, PROMPT_LENGTHS[strategy], "all", TRAINED_AT, 1)
-    summary, reports = train_and_score(cell, tables_dir, schema_name, config, work,
-                                       institutions, threads)  # fmt: skip
+    summary, reports = train_and_score(
+        cell, tables_dir, schema_name, config, work, institutions, threads
+    )
     steps = summary["history"][-1]["steps"] if summary["history"] else 0
-    rows = [{"dataset": dataset, "strategy": strategy, "tested_at": institution,
-             **scores(report), "steps": steps, "train_seconds": summary["train_seconds"],
-             "share": summary["parameters"]["share"]}
-            for institution, report in reports.items()]  # fmt: skip
+    rows = [
+        {
+            "dataset": dataset,
+            "strategy": strategy,
+            "tested_at": institution,
+            **scores(report),
+            "steps": steps,
+            "train_seconds": summary["train_seconds"],
+            "share": summary["parameters"]["share"],
+        }
+        for institution, report in reports.items()
+    ]
     print(f"{dataset} {strategy}: {rows}", file=sys.stderr, flush=True)
     return rows, summary["history"]
 
@@ -161,8 +197,11 @@ def targets(rows: list[dict]) -> list[str]:
     """The issue's targets, in domain, each with its measured margin."""
     lines = []
     for dataset in sorted({r["dataset"] for r in rows}):
-        own = {r["strategy"]: r for r in rows
-               if r["dataset"] == dataset and r["tested_at"] == TRAINED_AT}  # fmt: skip
+        own = {
+            r["strategy"]: r
+            for r in rows
+            if r["dataset"] == dataset and r["tested_at"] == TRAINED_AT
+        }
         if "dictionary" not in own:
             continue
         baseline = own["dictionary"]["entities"][0]
@@ -177,8 +216,10 @@ def targets(rows: list[dict]) -> list[str]:
         if "soft-frozen" in own:
             frozen = own["soft-frozen"]["entities"][0]
             gap = own["soft"]["entities"][0] - frozen if "soft" in own else float("nan")
-            lines.append(f"- {dataset} `soft-frozen`: concepts {frozen:.3f} (target >= 0.3); "
-                         f"gap to `soft` {gap:+.3f}")  # fmt: skip
+            lines.append(
+                f"- {dataset} `soft-frozen`: concepts {frozen:.3f} (target >= 0.3); "
+                f"gap to `soft` {gap:+.3f}"
+            )
     return lines
 
 
@@ -187,15 +228,20 @@ def learning_curves(histories: dict[str, dict[str, list[dict]]], path: Path) -> 
     fig = Figure(figsize=(9, 3.2 * len(histories)))
     axes = fig.subplots(len(histories), 2, squeeze=False)
     for row, (dataset, by_strategy) in enumerate(histories.items()):
-        for col, (key, title) in enumerate((("dev_concepts_f1", "concepts"),
-                                            ("dev_relations_f1", "relations"))):  # fmt: skip
+        for col, (key, title) in enumerate(
+            (("dev_concepts_f1", "concepts"), ("dev_relations_f1", "relations"))
+        ):
             ax = axes[row][col]
             for strategy, history in by_strategy.items():
                 steps, f1 = [h["steps"] for h in history], [h.get(key, 0.0) for h in history]
                 colour = STRATEGY_COLOURS.get(strategy)
                 ax.plot(steps, f1, marker="o", color=colour, label=strategy)
-            ax.set(title=f"{dataset}: dev {title}", xlabel="optimiser steps",
-                   ylabel="strict F1", ylim=(0, 1))  # fmt: skip
+            ax.set(
+                title=f"{dataset}: dev {title}",
+                xlabel="optimiser steps",
+                ylabel="strict F1",
+                ylim=(0, 1),
+            )
             ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize="small")
     fig.tight_layout()
@@ -218,22 +264,32 @@ def main() -> int:
     parser.add_argument("--drug", type=sizes, default=sizes("40/20"))
     parser.add_argument("--sdoh", type=sizes, default=sizes("30/15"))
     parser.add_argument("--training", default="{}", help="YAML overrides of `training`")
-    parser.add_argument("--dataset-training", default="{}",
-                        help="YAML: per corpus, `training` overrides after --training")  # fmt: skip
+    parser.add_argument(
+        "--dataset-training",
+        default="{}",
+        help="YAML: per corpus, `training` overrides after --training",
+    )
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--jobs", type=int, default=2, help="cells trained side by side")
     args = parser.parse_args()
     config = yaml.safe_load((REPO / "config/config.yaml").read_text())
     config.setdefault("corpus", {"dev_fraction": 0.25, "dev_seed": 13})
-    config["training"] = {**config.get("training", {}), "bootstrap": args.bootstrap,
-                          **yaml.safe_load(args.training)}  # fmt: skip
+    config["training"] = {
+        **config.get("training", {}),
+        "bootstrap": args.bootstrap,
+        **yaml.safe_load(args.training),
+    }
     model, corpus_sizes = "minilm", {"drug_ade": args.drug, "sdoh": args.sdoh}
     if args.quick:
         model = "tiny-bert"
         corpus_sizes = {"drug_ade": sizes("3/2"), "sdoh": sizes("3/2")}
         config = copy.deepcopy(config)
-        config["training"] |= {"epochs": 1, "match_hidden": 32, "bootstrap": 10,
-                               "strategies": {"soft-frozen": {"epochs": 1}}}  # fmt: skip
+        config["training"] |= {
+            "epochs": 1,
+            "match_hidden": 32,
+            "bootstrap": 10,
+            "strategies": {"soft-frozen": {"epochs": 1}},
+        }
     strategies = args.strategies.split(",")
     rows, histories, started = [], {}, time.perf_counter()
     runs = []
@@ -247,30 +303,52 @@ def main() -> int:
         histories[dataset] = {}
         own = copy.deepcopy(config)
         own["training"] |= yaml.safe_load(args.dataset_training).get(dataset, {})
-        runs += [(dataset, s, tables_dir, schema_name, own, model, args.work, institutions,
-                  max(1, torch.get_num_threads() // args.jobs)) for s in strategies]  # fmt: skip
+        runs += [
+            (
+                dataset,
+                s,
+                tables_dir,
+                schema_name,
+                own,
+                model,
+                args.work,
+                institutions,
+                max(1, torch.get_num_threads() // args.jobs),
+            )
+            for s in strategies
+        ]
     # Cells run side by side, one thread each by default; the order of the rows does not
     # depend on which finishes first.
-    for run, (trained, history) in zip(runs, side_by_side(strategy_rows, runs, args.jobs),
-                                       strict=True):  # fmt: skip
+    for run, (trained, history) in zip(
+        runs, side_by_side(strategy_rows, runs, args.jobs), strict=True
+    ):
         rows += trained
         histories[run[0]][run[1]] = history
     order = {name: i for i, name in enumerate(["dictionary", *strategies])}
     rows.sort(key=lambda r: (r["dataset"], r["tested_at"], order[r["strategy"]]))
     minutes = (time.perf_counter() - started) / 60
     lines = [
-        f"# Strategies on the synthetic corpora ({model})", "",
+        f"# Strategies on the synthetic corpora ({model})",
+        "",
         f"{date.today()}, {platform.processor() or platform.machine()}, "
         f"{torch.get_num_threads()} threads ({args.jobs} cells side by side), "
         f"torch {torch.__version__}; corpora (train/test "
         f"notes per institution, a quarter of the training notes drawn as dev): "
-        + ", ".join(f"{d} {corpus_sizes[d]['train']}/{corpus_sizes[d]['test']}"
-                    for d in args.datasets.split(","))
+        + ", ".join(
+            f"{d} {corpus_sizes[d]['train']}/{corpus_sizes[d]['test']}"
+            for d in args.datasets.split(",")
+        )
         + f"; trained at {TRAINED_AT}, shots all, seed 1; training settings of "
         f"config/config.yaml with `{args.training}` and per corpus `{args.dataset_training}`; "
-        f"the whole run took {minutes:.0f} min.", "",
-        *table(rows), "", "Targets (in domain):", "", *targets(rows), "",
-    ]  # fmt: skip
+        f"the whole run took {minutes:.0f} min.",
+        "",
+        *table(rows),
+        "",
+        "Targets (in domain):",
+        "",
+        *targets(rows),
+        "",
+    ]
     if args.figure:
         learning_curves(histories, args.figure)
         lines += [f"![dev F1 against optimiser steps]({args.figure.name})", ""]

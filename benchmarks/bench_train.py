@@ -45,8 +45,9 @@ from torch import Tensor, nn
 from transformers import MegatronBertConfig, MegatronBertModel
 
 from clinprompt.batching import POOL_BATCHES, bucketed_batches, collate, to_device
-from clinprompt.encoder import Encoder, EncoderConfig
-from clinprompt.examples import bio_label_names, prompt_types
+from clinprompt.encoder import Encoder
+from clinprompt.encoder_config import EncoderConfig
+from clinprompt.examples.settings import bio_label_names, prompt_types
 from clinprompt.heads import SpanHead, masked_bce
 from clinprompt.models import ExtractionModel, ModelSettings, autocast
 from clinprompt.prompts import InputPrompt
@@ -115,15 +116,37 @@ def _spec(name: str) -> ModelSpec:
 
 
 SHAPES = {
-    "345m": Shape("345m", layers=24, hidden=1024, heads=16, intermediate=4096,
-                  batch=_spec("gatortron-base").batch_size, baseline_batch=4,
-                  registry_model="gatortron-base"),
-    "3.9b": Shape("3.9b", layers=48, hidden=2560, heads=40, intermediate=10240,
-                  batch=_spec("gatortron-medium").batch_size, baseline_batch=2,
-                  registry_model="gatortron-medium"),
-    "tiny": Shape("tiny", layers=2, hidden=64, heads=4, intermediate=256, batch=8,
-                  baseline_batch=4, match_hidden=64),
-}  # fmt: skip
+    "345m": Shape(
+        "345m",
+        layers=24,
+        hidden=1024,
+        heads=16,
+        intermediate=4096,
+        batch=_spec("gatortron-base").batch_size,
+        baseline_batch=4,
+        registry_model="gatortron-base",
+    ),
+    "3.9b": Shape(
+        "3.9b",
+        layers=48,
+        hidden=2560,
+        heads=40,
+        intermediate=10240,
+        batch=_spec("gatortron-medium").batch_size,
+        baseline_batch=2,
+        registry_model="gatortron-medium",
+    ),
+    "tiny": Shape(
+        "tiny",
+        layers=2,
+        hidden=64,
+        heads=4,
+        intermediate=256,
+        batch=8,
+        baseline_batch=4,
+        match_hidden=64,
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -594,20 +617,42 @@ def targets(
     base, hard = find(rows, main, "baseline", "hard"), find(rows, main, "project", "hard")
     soft, frozen = find(rows, main, "project", "soft"), find(rows, main, "project", "soft-frozen")
     checks = [
-        ("unfrozen (hard) tokens/s vs baseline at L",
-         _ratio(hard.get("tokens_per_s"), base.get("tokens_per_s")), ">=", 8.0),
-        ("unfrozen (hard) useful TFLOP/s vs bf16 matmul",
-         _ratio(hard.get("tflops"), matmul), ">=", 0.45),
-        ("frozen vs unfrozen soft tokens/s",
-         _ratio(frozen.get("tokens_per_s"), soft.get("tokens_per_s")), ">=", 1.35),
-        ("frozen vs unfrozen soft peak memory",
-         _ratio(frozen.get("peak_gib"), soft.get("peak_gib")), "<=", 0.6),
+        (
+            "unfrozen (hard) tokens/s vs baseline at L",
+            _ratio(hard.get("tokens_per_s"), base.get("tokens_per_s")),
+            ">=",
+            8.0,
+        ),
+        (
+            "unfrozen (hard) useful TFLOP/s vs bf16 matmul",
+            _ratio(hard.get("tflops"), matmul),
+            ">=",
+            0.45,
+        ),
+        (
+            "frozen vs unfrozen soft tokens/s",
+            _ratio(frozen.get("tokens_per_s"), soft.get("tokens_per_s")),
+            ">=",
+            1.35,
+        ),
+        (
+            "frozen vs unfrozen soft peak memory",
+            _ratio(frozen.get("peak_gib"), soft.get("peak_gib")),
+            "<=",
+            0.6,
+        ),
         ("span-match head share of the step (hard)", hard.get("head_share"), "<=", 0.10),
         ("padding waste of bucketed batches", waste, "<=", 0.10),
-    ]  # fmt: skip
+    ]
     if fit is not None:
-        checks.append((f"3.9B frozen batch within {fit['limit_gib']:.0f} GiB (80 GB card)",
-                       float(fit["largest_batch"]), ">=", 8.0))  # fmt: skip
+        checks.append(
+            (
+                f"3.9B frozen batch within {fit['limit_gib']:.0f} GiB (80 GB card)",
+                float(fit["largest_batch"]),
+                ">=",
+                8.0,
+            )
+        )
     out = []
     for name, value, op, threshold in checks:
         ok = None
@@ -644,8 +689,11 @@ def step_table(rows: list[dict]) -> dict:
                 "-" if row["path"] == "baseline" else _fmt(speedup, ".2f") + "x",
             ]
         )
-    return table("Training step (median of timed steps; tokens are real, unpadded)",
-                 STEP_COLUMNS.split("|"), lines)  # fmt: skip
+    return table(
+        "Training step (median of timed steps; tokens are real, unpadded)",
+        STEP_COLUMNS.split("|"),
+        lines,
+    )
 
 
 def target_table(checks: list[dict]) -> dict:

@@ -92,8 +92,12 @@ def _environment_line(env: dict) -> str:
     parts = [f"{env['date']}, {env['device'].upper()}: {env['card']}"]
     if env.get("cpu_threads"):
         parts.append(f" ({env['cpu_threads']} torch threads of {env['cpus']} CPUs)")
-    for key, name in (("torch", "torch"), ("transformers", "transformers"), ("cuda", "CUDA"),
-                      ("python", "Python")):  # fmt: skip
+    for key, name in (
+        ("torch", "torch"),
+        ("transformers", "transformers"),
+        ("cuda", "CUDA"),
+        ("python", "Python"),
+    ):
         if env.get(key):
             parts.append(f", {name} {env[key]}")
     return "".join(parts) + "."

@@ -35,8 +35,9 @@ from clinprompt.brat import Document
 from clinprompt.cell_score import cell_summary_html, score_predictions, write_metrics
 from clinprompt.cli import main
 from clinprompt.errors import InvalidInputError
-from clinprompt.grid import COLUMNS, cell_folder, write_grid
+from clinprompt.grid import write_grid
 from clinprompt.schema import load_schema
+from clinprompt.study import CELL_FIELDS, Cell
 from clinprompt.synth_drug_ade import drug_ade_note
 from clinprompt.synth_sdoh import mimic_social_history, uw_social_history
 
@@ -70,7 +71,7 @@ def degrade(doc: Document, keep: float, rng: random.Random) -> Document:
 
 
 def cell_row(dataset, model, strategy, plen, shots, train, seed, experiments) -> dict:
-    return dict(zip((*COLUMNS, "experiments"),
+    return dict(zip((*CELL_FIELDS, "experiments"),
                     (dataset, model, strategy, plen, shots, train, seed, experiments),
                     strict=True))  # fmt: skip
 
@@ -88,7 +89,7 @@ def write_cell(root: Path, row: dict, test: str, bootstrap: int = 50) -> Path:
     report = score_predictions(gold, predicted, schema, bootstrap, row["seed"])
     total = 0 if row["strategy"] == DICTIONARY else MODELS[row["model"]]
     trainable = total // 20 if row["strategy"] == "soft-frozen" else total
-    cell = {k: row[k] for k in COLUMNS}
+    cell = {k: row[k] for k in CELL_FIELDS}
     cell["shots"] = cell["shots"] if cell["shots"] == "all" else int(cell["shots"])
     summary = {
         "cell": cell,
@@ -98,7 +99,7 @@ def write_cell(root: Path, row: dict, test: str, bootstrap: int = 50) -> Path:
         "tokens_per_second": 5000.0, "peak_memory_mb": total / 1e4, "padding_waste": 0.1,
         "best_epoch": 1, "epochs_run": 2,
     }  # fmt: skip
-    path = cell_folder(row, str(root)) / "metrics" / f"{test}.json"
+    path = Cell.from_record(row).folder(root) / "metrics" / f"{test}.json"
     write_metrics(report, summary, test, 1.5, path)
     return path
 
@@ -184,7 +185,8 @@ def test_tidy_shape_and_values_equal_the_json(study):
     assert [row["ci_low"].item(), row["ci_high"].item()] == micro["ci"]["f1"]
     assert row["trainable"].item() == report["cost"]["parameters"]["trainable"]
     assert row["train_seconds"].item() == report["cost"]["train_seconds"]
-    expected = grid.set_index(list(COLUMNS)).loc[tuple(row[list(COLUMNS)].iloc[0]), "experiments"]
+    key = tuple(row[list(CELL_FIELDS)].iloc[0])
+    expected = grid.set_index(list(CELL_FIELDS)).loc[key, "experiments"]
     assert row["experiments"].item() == expected
 
 

@@ -24,10 +24,11 @@ from clinprompt.cell_score import documents_tested_at, score_predictions
 from clinprompt.config import validate_config
 from clinprompt.corpus import CorpusTables, table_documents
 from clinprompt.errors import ConfigError
-from clinprompt.examples import draw_shots
-from clinprompt.grid import COLUMNS, grid_frame
+from clinprompt.examples.shots import draw_shots
+from clinprompt.grid import grid_frame
 from clinprompt.registry import model_registry
 from clinprompt.schema import load_schema
+from clinprompt.study import CELL_FIELDS
 from tests.conftest import REPO
 
 SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
@@ -86,7 +87,7 @@ def test_dictionary_cells_are_the_training_draws_of_main_and_few_shot():
     assert len(dictionary_cells(both, grid)) == len(cells)
     off = {**config, "grid": {**config["grid"], "dictionary_baseline": False}}
     off_cells = dictionary_cells(off, grid)
-    assert off_cells.empty and list(off_cells.columns) == [*COLUMNS, "experiments"]
+    assert off_cells.empty and list(off_cells.columns) == [*CELL_FIELDS, "experiments"]
 
 
 def test_dictionary_switch_is_validated():

@@ -17,7 +17,7 @@ from clinprompt.bootstrap import (
     with_intervals,
 )
 from clinprompt.errors import InvalidInputError
-from clinprompt.score import CountTable, Evaluation, prf, to_json
+from clinprompt.score import CountTable, Evaluation, MicroScore, prf, to_json
 
 
 def table(per_document: list[tuple[int, int, int]]) -> CountTable:
@@ -80,6 +80,25 @@ def test_intervals_bracket_the_estimate_and_reach_the_json():
         low, high = micro["ci"][metric]
         assert 0.0 <= low <= micro[metric] <= high <= 1.0
     assert set(report["relations"]["lenient"]["micro"]["ci"]) == {"precision", "recall", "f1"}
+
+
+def test_micro_score_reads_back_the_json_block_with_its_interval():
+    per_document = [(i % 4, i % 3, i % 5) for i in range(30)]
+    report = to_json(with_intervals(evaluation(per_document), resample_weights(30, 200, seed=2)))
+    block = report["relations"]["lenient"]["micro"]
+    score = MicroScore.read(report, "relations", "lenient")
+    assert (score.precision, score.recall, score.f1) == (
+        block["precision"],
+        block["recall"],
+        block["f1"],
+    )
+    assert (score.tp, score.fp, score.fn) == (
+        sum(d[0] for d in per_document),
+        sum(d[1] for d in per_document),
+        sum(d[2] for d in per_document),
+    )
+    assert score.ci["f1"] == tuple(block["ci"]["f1"])
+    assert MicroScore.read(to_json(evaluation(per_document)), "entities").ci == {}
 
 
 def test_same_seed_same_interval():

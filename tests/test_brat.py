@@ -20,14 +20,13 @@ from clinprompt.brat import (
     Relation,
     format_ann,
     iter_ann_files,
-    iter_corpus,
     parse_document,
     read_document,
-    validate_corpus,
     write_document,
 )
 from clinprompt.errors import InvalidInputError
 from clinprompt.schema import load_schema
+from clinprompt.validation import iter_corpus, validate_corpus
 
 FIXTURES = Path(__file__).parent / "fixtures" / "brat"
 BAD = FIXTURES / "bad"

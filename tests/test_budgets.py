@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from clinprompt.cell import Cell, cell_setup
 from clinprompt.registry import STRATEGY_BUDGETS
+from clinprompt.settings import cell_setup
+from clinprompt.study import Cell
 
 
 def settings_of(strategy: str, training: dict):

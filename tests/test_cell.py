@@ -14,24 +14,24 @@ import torch
 
 from clinprompt.cell import (
     BEST,
-    Cell,
-    CellSettings,
     build_model,
     example_settings,
     load_trained,
-    predict_cell,
+    predict_and_score,
     predict_institutions,
     select_documents,
     train_cell,
 )
-from clinprompt.corpus import CorpusTables
+from clinprompt.corpus import CorpusTables, Dataset
 from clinprompt.encoder import load_tokenizer
 from clinprompt.errors import ConfigError
-from clinprompt.examples import build_examples
+from clinprompt.examples.tables import build_examples
 from clinprompt.models import ModelSettings
 from clinprompt.registry import model_registry, resolve_model_path
 from clinprompt.schema import load_schema
-from clinprompt.train import CHECKPOINT, Preempted, TrainSettings, trainable_state
+from clinprompt.settings import CellSettings, TrainSettings
+from clinprompt.study import Cell
+from clinprompt.train import CHECKPOINT, Preempted, trainable_state
 
 SETTINGS = CellSettings(
     train=TrainSettings(epochs=2, batch_size=8, seed=3),
@@ -43,13 +43,15 @@ SETTINGS = CellSettings(
 )
 
 
+def drug_ade(tables: Path) -> Dataset:
+    return Dataset.read(tables, "n2c2-2018")
+
+
 def run(cell: Cell, tables: Path, folder: Path, settings: CellSettings = SETTINGS) -> dict:
     spec = model_registry()["tiny-bert"]
-    train_cell(cell, tables, "n2c2-2018", spec, settings, folder)
-    return predict_cell(
-        cell, tables, "n2c2-2018", spec, settings, folder, "MIMIC",
-        folder / "predictions/MIMIC", folder / "metrics/MIMIC.json",
-    )  # fmt: skip
+    data = drug_ade(tables)
+    train_cell(cell, data, spec, settings, folder)
+    return predict_and_score(cell, data, spec, settings, folder, ["MIMIC"])["MIMIC"]
 
 
 @pytest.mark.parametrize(
@@ -108,7 +110,7 @@ def test_resume_after_sigterm_equals_uninterrupted_run(tables, tmp_path, monkeyp
     spec = model_registry()["tiny-bert"]
     folder = tmp_path / "resumed"
     with pytest.raises(Preempted, match="run again to resume"):
-        train_cell(cell, tables, "n2c2-2018", spec, settings, folder)
+        train_cell(cell, drug_ade(tables), spec, settings, folder)
     state = torch.load(folder / CHECKPOINT, weights_only=False)
     assert (state["epoch"], state["step"]) == (0, 5)
     assert not (folder / "best.pt").exists()
@@ -126,7 +128,7 @@ def test_frozen_encoder_stays_bit_identical(tables, tmp_path):
     schema = load_schema("n2c2-2018")
     before, _ = build_model(cell, model_registry()["tiny-bert"], schema, SETTINGS)
     initial = {k: v.clone() for k, v in before.state_dict().items()}
-    train_cell(cell, tables, "n2c2-2018", model_registry()["tiny-bert"], SETTINGS, tmp_path)
+    train_cell(cell, drug_ade(tables), model_registry()["tiny-bert"], SETTINGS, tmp_path)
     trained = torch.load(tmp_path / "best.pt")
     assert trained, "nothing trainable was saved"
     assert not any(k.startswith("encoder.") and "added_embeddings" not in k for k in trained)
@@ -156,7 +158,13 @@ def test_impossible_model_settings(kwargs, message):
 def test_unknown_training_institution(tables, tmp_path):
     cell = Cell("drug_ade", "tiny-bert", "hard", 0, "all", "UW", 3)
     with pytest.raises(ConfigError, match="training institution 'UW' not in dataset drug_ade"):
-        train_cell(cell, tables, "n2c2-2018", model_registry()["tiny-bert"], SETTINGS, tmp_path)
+        train_cell(
+            cell,
+            drug_ade(tables),
+            model_registry()["tiny-bert"],
+            SETTINGS,
+            tmp_path,
+        )
 
 
 def test_input_mode_soft_prompt_cell(tables, tmp_path):
@@ -217,7 +225,7 @@ def test_weights_of_a_frozen_cell_do_not_load_into_a_trained_encoder(tables, tmp
     soft = replace(FROZEN, strategy="soft")
     with pytest.raises(ConfigError, match=r"best.pt: weight 'encoder\.embeddings\.\S+' is missing"):
         predict_institutions(
-            soft, tables, "n2c2-2018", model_registry()["tiny-bert"], SETTINGS, tmp_path,
+            soft, drug_ade(tables), model_registry()["tiny-bert"], SETTINGS, tmp_path,
             ["MIMIC"], tmp_path / "predictions",
         )  # fmt: skip
     assert not (tmp_path / "predictions").exists()

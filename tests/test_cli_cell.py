@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -46,6 +47,16 @@ def test_train_then_predict_other_institution(workdir, capsys):
     metrics = json.loads((workdir / path).read_text())
     assert metrics["documents"] == 2 and metrics["cell"]["test_institution"] == "UW"
     assert "events" in metrics and "micro" in metrics["events"]
+    both = ["--test-institution", "MIMIC", "UW"]
+    assert main(["predict", "--config", "config.yaml", *CELL, *both]) == 0
+    paths = capsys.readouterr().out.split()
+    assert [Path(p).name for p in paths] == ["MIMIC.json", "UW.json"]
+    again = json.loads((workdir / paths[1]).read_text())
+    assert again["entities"] == metrics["entities"] and again["relations"] == metrics["relations"]
+    assert sorted(p.name for p in (workdir / path).parents[1].glob("predictions/*/")) == [
+        "MIMIC",
+        "UW",
+    ]
 
 
 def test_pooled_cell_trains_on_the_union_of_its_institutions(workdir, capsys):

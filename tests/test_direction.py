@@ -10,7 +10,9 @@ import yaml
 import clinprompt.predict as predict_module
 from clinprompt.brat import Document, Entity, Relation, write_document
 from clinprompt.corpus import CorpusPart, build_tables
-from clinprompt.examples import ExampleSettings, pair_examples, relation_examples
+from clinprompt.examples.finetune import pair_examples
+from clinprompt.examples.mrc import relation_examples
+from clinprompt.examples.settings import ExampleSettings
 from clinprompt.predict import Predictor, _ValueVotes
 from clinprompt.schema import load_schema
 from clinprompt.score import DocumentPair, evaluate

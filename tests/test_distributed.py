@@ -26,8 +26,9 @@ import torch.nn.functional as F
 import yaml
 
 from clinprompt import train as train_module
-from clinprompt.cell import Cell, CellSettings, calibrated_summary, predict_cell, train_cell
+from clinprompt.cell import calibrated_summary, predict_and_score, train_cell
 from clinprompt.cli import main
+from clinprompt.corpus import Dataset
 from clinprompt.distributed import (
     World,
     loss_units,
@@ -39,7 +40,9 @@ from clinprompt.distributed import (
 )
 from clinprompt.errors import ConfigError
 from clinprompt.registry import model_registry
-from clinprompt.train import CHECKPOINT, Preempted, TrainSettings
+from clinprompt.settings import CellSettings, TrainSettings
+from clinprompt.study import Cell
+from clinprompt.train import CHECKPOINT, Preempted
 
 REPO = Path(__file__).resolve().parents[1]
 # Fine-tuning learns fastest: two epochs give a dev and test F1 well above zero to compare.
@@ -101,15 +104,15 @@ def spec(**overrides):
 
 def strict_f1(tables: Path, folder: Path) -> dict:
     with no_dropout():
-        report = predict_cell(CELL, tables, "n2c2-2018", spec(), SETTINGS, folder, "MIMIC",
-                              folder / "predictions", folder / "metrics.json")  # fmt: skip
+        data = Dataset.read(tables, "n2c2-2018")
+        report = predict_and_score(CELL, data, spec(), SETTINGS, folder, ["MIMIC"])["MIMIC"]
     return {kind: report[kind]["strict"]["micro"]["f1"] for kind in ("entities", "relations")}
 
 
 @pytest.fixture(scope="module")
 def one_process(tables, tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("one")
-    train_without_dropout(CELL, tables, "n2c2-2018", spec(), SETTINGS, folder)
+    train_without_dropout(CELL, Dataset.read(tables, "n2c2-2018"), spec(), SETTINGS, folder)
     return folder
 
 
@@ -143,7 +146,7 @@ def test_two_processes_take_the_steps_of_one(tables, one_process, tmp_path, para
     """DDP, and FSDP (the registry entry claims 8.9B parameters, which shards)."""
     model = spec(parameters=parameters) if parameters else spec()
     assert needs_sharding(model, frozen=False) == (parameters is not None)
-    arguments = (CELL, tables, "n2c2-2018", model, SETTINGS, tmp_path)
+    arguments = (CELL, Dataset.read(tables, "n2c2-2018"), model, SETTINGS, tmp_path)
     summary = run_in_processes(train_without_dropout, arguments, 2, "cpu")
     assert summary["epochs_run"] == 2
     assert len((tmp_path / "train_log.jsonl").read_text().splitlines()) == 2  # rank 0 alone
@@ -157,7 +160,7 @@ def test_two_processes_take_the_steps_of_one(tables, one_process, tmp_path, para
 
 @pytest.mark.slow
 def test_sigterm_on_one_rank_stops_every_rank_and_resumes_in_one(tables, one_process, tmp_path):
-    arguments = (CELL, tables, "n2c2-2018", spec(), SETTINGS, tmp_path)
+    arguments = (CELL, Dataset.read(tables, "n2c2-2018"), spec(), SETTINGS, tmp_path)
     with pytest.raises(Preempted, match="batch 3: checkpoint written"):
         run_in_processes(train_until_sigterm_on_rank_one, arguments, 2, "cpu")
     state = torch.load(tmp_path / CHECKPOINT, weights_only=False)

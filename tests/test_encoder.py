@@ -14,13 +14,12 @@ from transformers import AutoModel
 
 from clinprompt.encoder import (
     Encoder,
-    EncoderConfig,
     bundled_tokenizer_folder,
     load_encoder,
     load_tokenizer,
-    tiny_config,
     tiny_random_checkpoint,
 )
+from clinprompt.encoder_config import EncoderConfig, tiny_config
 from clinprompt.errors import ConfigError
 
 ARCHITECTURES = ["bert", "roberta", "megatron-bert"]

@@ -12,21 +12,13 @@ from clinprompt.brat import Document, Entity, Relation, write_document
 from clinprompt.corpus import CorpusPart, CorpusTables, build_tables
 from clinprompt.decode import bio_decode_words
 from clinprompt.errors import ConfigError
-from clinprompt.examples import (
-    STRATEGIES,
-    ExampleSettings,
-    bio_examples,
-    bio_label_names,
-    build_examples,
-    concept_examples,
-    draw_shots,
-    pair_examples,
-    prompt_types,
-    read_examples,
-    relation_examples,
-    write_examples,
-)
+from clinprompt.examples.finetune import bio_examples, pair_examples
+from clinprompt.examples.mrc import concept_examples, relation_examples
+from clinprompt.examples.settings import ExampleSettings, bio_label_names, prompt_types
+from clinprompt.examples.shots import draw_shots
+from clinprompt.examples.tables import build_examples, read_examples, write_examples
 from clinprompt.schema import load_schema
+from clinprompt.study import STRATEGY_NAMES
 from clinprompt.synth import write_synthetic_corpus
 from clinprompt.windows import word_boundary_masks
 from tests.test_corpus import drug_doc, sdoh_doc
@@ -102,7 +94,7 @@ def context_positions(row) -> list[int]:
 
 def test_offsets_of_every_context_token_map_back(synthetic_tables):
     text = texts(synthetic_tables)
-    for strategy in STRATEGIES:
+    for strategy in STRATEGY_NAMES:
         tok = tokenizer()
         frame = build_examples(synthetic_tables, DRUG, tok, ExampleSettings(strategy, 96, 8)).frame
         for row in frame.itertuples():
@@ -375,7 +367,7 @@ def test_negatives_are_down_sampled_on_train_only(synthetic_tables):
 
 
 def test_tables_are_deterministic_and_round_trip(synthetic_tables, tmp_path):
-    for strategy in STRATEGIES:
+    for strategy in STRATEGY_NAMES:
         settings = ExampleSettings(
             strategy, 80, 8, negative_ratio=None if strategy == "finetune" else 1.0, seed=5
         )
@@ -407,7 +399,7 @@ def test_few_shot_draws_are_seeded_nested_and_shared(synthetic_tables):
     )
     used = {
         s: set(build_examples(tables, DRUG, tokenizer(), ExampleSettings(s)).frame["document"])
-        for s in STRATEGIES
+        for s in STRATEGY_NAMES
     }
     assert all(documents == set(two) for documents in used.values())
     with pytest.raises(ConfigError, match=f"shots: 99 exceeds the {len(train)} training"):
@@ -460,7 +452,7 @@ def test_answers_map_back_to_gold_spans(synthetic_tables):
 
 
 def test_markers_of_a_trigger_longer_than_its_context_stay_in_it():
-    from clinprompt.examples import _context
+    from clinprompt.examples.inputs import _context
     from clinprompt.windows import DocumentTokens
 
     tokens = DocumentTokens(tuple(range(100, 110)), tuple(range(0, 20, 2)), tuple(range(1, 21, 2)))
@@ -481,7 +473,7 @@ def test_every_strategy_sees_the_same_context(synthetic_tables):
     """At one max_length the hard query does not eat the context of the hard rows."""
     text = texts(synthetic_tables)
     concept, relation = {}, {}
-    for strategy in STRATEGIES:
+    for strategy in STRATEGY_NAMES:
         frame = build_examples(
             synthetic_tables, DRUG, tokenizer(), ExampleSettings(strategy, 64, 8)
         ).frame
@@ -503,7 +495,7 @@ def test_every_strategy_sees_the_same_context(synthetic_tables):
 
 def test_context_length_is_one_key_for_every_strategy(drug_tables):
     tok = tokenizer()
-    for strategy in STRATEGIES:
+    for strategy in STRATEGY_NAMES:
         settings = ExampleSettings(strategy, 128, 4, context_length=30)
         frame = build_examples(drug_tables, DRUG, tok, settings).frame
         context = frame["token_starts"].map(lambda s: sum(x >= 0 for x in s))

@@ -5,22 +5,17 @@ from __future__ import annotations
 
 import pytest
 
-from clinprompt.cell import (
-    Cell,
-    CellSettings,
-    build_model,
-    example_settings,
-    score_predictions,
-    select_documents,
-)
+from clinprompt.cell import build_model, example_settings, score_predictions, select_documents
 from clinprompt.corpus import CorpusPart, build_tables, table_documents
 from clinprompt.encoder import tiny_random_checkpoint
-from clinprompt.examples import build_examples
+from clinprompt.examples.tables import build_examples
 from clinprompt.predict import Predictor
 from clinprompt.registry import model_registry
 from clinprompt.schema import load_schema
+from clinprompt.settings import CellSettings, TrainSettings
+from clinprompt.study import Cell
 from clinprompt.synth import write_synthetic_corpus
-from clinprompt.train import Trainer, TrainSettings
+from clinprompt.train import Trainer
 
 pytestmark = pytest.mark.slow
 

@@ -6,11 +6,13 @@ import torch
 
 from clinprompt.batching import collate
 from clinprompt.brat import write_document
-from clinprompt.cell import Cell, CellSettings, build_model, example_settings
+from clinprompt.cell import build_model, example_settings
 from clinprompt.corpus import CorpusPart, build_tables
-from clinprompt.examples import build_examples
+from clinprompt.examples.tables import build_examples
 from clinprompt.registry import model_registry
 from clinprompt.schema import load_schema
+from clinprompt.settings import CellSettings
+from clinprompt.study import Cell
 from tests.test_corpus import drug_doc
 
 

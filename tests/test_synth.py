@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from clinprompt import synth_drug_lexicon as drug_lexicon
-from clinprompt.brat import Document, Entity, iter_ann_files, read_document, validate_corpus
+from clinprompt.brat import Document, Entity, iter_ann_files, read_document
 from clinprompt.corpus import CorpusPart, build_tables
 from clinprompt.errors import ConfigError
 from clinprompt.schema import load_schema
@@ -30,6 +30,7 @@ from clinprompt.synth_note import (
     held_out,
 )
 from clinprompt.synth_sdoh import MIMIC_WORDS, UW_WORDS
+from clinprompt.validation import validate_corpus
 from tests.conftest import REPO
 
 SEED = 11

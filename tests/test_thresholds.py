@@ -5,12 +5,14 @@ from __future__ import annotations
 import torch
 
 from clinprompt.brat import write_document
-from clinprompt.cell import Cell, CellSettings, build_model, dev_scorer, example_settings
+from clinprompt.cell import build_model, dev_scorer, example_settings
 from clinprompt.corpus import CorpusPart, build_tables
-from clinprompt.examples import build_examples
+from clinprompt.examples.tables import build_examples
 from clinprompt.predict import Predictor
 from clinprompt.registry import model_registry
 from clinprompt.schema import load_schema
+from clinprompt.settings import CellSettings
+from clinprompt.study import Cell
 from clinprompt.thresholds import (
     BOUNDARY_GRID,
     calibrate,

@@ -14,14 +14,16 @@ import torch
 
 from clinprompt import train as train_module
 from clinprompt.batching import collate
-from clinprompt.cell import Cell, CellSettings, build_model, example_settings, select_documents
+from clinprompt.cell import build_model, example_settings, select_documents
 from clinprompt.corpus import CorpusPart, build_tables
 from clinprompt.encoder import Layer
-from clinprompt.examples import build_examples
+from clinprompt.examples.tables import build_examples
 from clinprompt.registry import model_registry
 from clinprompt.schema import load_schema
+from clinprompt.settings import CellSettings, TrainSettings
+from clinprompt.study import Cell
 from clinprompt.synth import write_synthetic_corpus
-from clinprompt.train import Trainer, TrainSettings
+from clinprompt.train import Trainer
 
 SETTINGS = CellSettings(max_length=64, stride=16, match_hidden=32, device="cpu")
 SCHEMA = load_schema("n2c2-2018")

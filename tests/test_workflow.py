@@ -158,6 +158,20 @@ def test_grid_rerun_does_nothing_and_one_lost_metrics_file_rescores_only_it(grid
     assert (grid_run / "results" / GRID_CELLS[3] / "metrics/UW.json").is_file()
 
 
+def test_a_changed_training_setting_reruns_exactly_the_cells_it_touches(grid_run):
+    frozen_lr = {**GRID_CONFIG["training"], "strategies": {"soft-frozen": {"lr_head": 0.05}}}
+    result = run_snakemake(grid_run, {**GRID_CONFIG, "training": frozen_lr}, "-n")
+    assert job_counts(result.stdout)["train_cell"] == 1, result.stdout
+    assert "soft-frozen" in result.stdout and "Params have changed" in result.stdout
+    sdoh = {**GRID_CONFIG["datasets"]["sdoh"], "training": {"epochs": 2}}
+    datasets = {**GRID_CONFIG["datasets"], "sdoh": sdoh}
+    result = run_snakemake(grid_run, {**GRID_CONFIG, "datasets": datasets}, "-n")
+    counts = job_counts(result.stdout)
+    assert counts["train_cell"] == 4 and counts.get("synthesise_corpus", 0) == 0, result.stdout
+    result = run_snakemake(grid_run, GRID_CONFIG, "-n")
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
 def test_no_note_text_in_logs_or_metrics(grid_run):
     from clinprompt.synth import CANARY_IDENTIFIERS
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -43,21 +43,40 @@ from clinprompt.bootstrap import (
     resampled_scores,
 )
 from clinprompt.errors import InvalidInputError
-from clinprompt.grid import COLUMNS, STRATEGIES
-from clinprompt.score import COUNTS, METRICS, CountTable, prf
+from clinprompt.score import COUNTS, METRICS, CountTable, MicroScore, prf
+from clinprompt.study import CELL_FIELDS, STRATEGY_NAMES, Cell
 
 log = logging.getLogger(__name__)
 
 TASKS = {"entities": "concepts", "relations": "relations", "events": "events"}
-COST_COLUMNS = ("trainable", "total", "share", "train_seconds", "tokens_per_second",
-                "peak_memory_mb")  # fmt: skip
-SYSTEM_KEYS = ("dataset", "model", "strategy", "prompt_length", "shots", "train_institution",
-               "test_institution", "task", "mode")  # fmt: skip
-TIDY_COLUMNS = (*COLUMNS, "test_institution", "experiments", "task", "mode", "metric", "value",
-                "ci_low", "ci_high", *COST_COLUMNS)  # fmt: skip
+COST_COLUMNS = (
+    "trainable",
+    "total",
+    "share",
+    "train_seconds",
+    "tokens_per_second",
+    "peak_memory_mb",
+)
+# A system tested at one institution, on one task and mode: a cell's fields but the seed.
+SYSTEM_KEYS = (*CELL_FIELDS[:-1], "test_institution", "task", "mode")
+TIDY_COLUMNS = (
+    *CELL_FIELDS,
+    "test_institution",
+    "experiments",
+    "task",
+    "mode",
+    "metric",
+    "value",
+    "ci_low",
+    "ci_high",
+    *COST_COLUMNS,
+)
 TABLES = ("main", "prompt_length", "few_shot", "cross_institution", "cost")
-ORDERS = {"strategy": (DICTIONARY, *STRATEGIES), "task": tuple(TASKS.values()),
-          "mode": ("strict", "lenient", "challenge")}  # fmt: skip
+ORDERS = {
+    "strategy": (DICTIONARY, *STRATEGY_NAMES),
+    "task": tuple(TASKS.values()),
+    "mode": ("strict", "lenient", "challenge"),
+}
 REFERENCE = "finetune"
 ALPHA = 0.05
 DAGGER = "†"
@@ -112,33 +131,42 @@ def read_table(path: Path, columns: Sequence[str]) -> pd.DataFrame:
 
 def read_grid(path: Path) -> pd.DataFrame:
     """The grid frame written by `clinprompt.grid.write_grid`."""
-    return read_table(path, [*COLUMNS, "experiments"])
+    return read_table(path, [*CELL_FIELDS, "experiments"])
 
 
 def _cell_key(cell: dict) -> tuple:
-    return (cell["dataset"], cell["model"], cell["strategy"], int(cell["prompt_length"]),
-            str(cell["shots"]), cell["train_institution"], int(cell["seed"]))  # fmt: skip
+    """A cell's fields as a grid key; shots stay text (`all` or a number), as in the tables."""
+    key = astuple(Cell.from_record(cell))
+    shots = CELL_FIELDS.index("shots")
+    return (*key[:shots], str(key[shots]), *key[shots + 1 :])
 
 
-def _micro_blocks(report: dict) -> Iterable[tuple[str, str, dict]]:
-    """(task, mode, micro block) of every scored target and mode of a report."""
+def _micro_scores(report: dict) -> Iterable[tuple[str, str, MicroScore]]:
+    """(task, mode, micro score) of every scored target and mode of a report."""
     for target in ("entities", "relations"):
         for mode in ("strict", "lenient"):
-            yield TASKS[target], mode, report[target][mode]["micro"]
+            yield TASKS[target], mode, MicroScore.read(report, target, mode)
     if "events" in report:
-        yield TASKS["events"], "challenge", report["events"]["micro"]
+        yield TASKS["events"], "challenge", MicroScore.of(report["events"]["micro"])
 
 
 def _tidy_rows(cell: dict, report: dict) -> Iterable[dict]:
     cost = report["cost"]
     costs = {**cost["parameters"], **{k: cost[k] for k in COST_COLUMNS[3:]}}
     costs = {name: float(costs[name]) for name in COST_COLUMNS}
-    for task, mode, block in _micro_blocks(report):
+    for task, mode, score in _micro_scores(report):
         for metric in METRICS:
-            low, high = block.get("ci", {}).get(metric, (np.nan, np.nan))
-            yield {**cell, "task": task, "mode": mode, "metric": metric,
-                   "value": float(block[metric]), "ci_low": float(low), "ci_high": float(high),
-                   **costs}  # fmt: skip
+            low, high = score.ci.get(metric, (np.nan, np.nan))
+            yield {
+                **cell,
+                "task": task,
+                "mode": mode,
+                "metric": metric,
+                "value": float(getattr(score, metric)),
+                "ci_low": float(low),
+                "ci_high": float(high),
+                **costs,
+            }
 
 
 def _read_scores(path: Path, experiments: dict[tuple, str]) -> CellScores:
@@ -147,9 +175,11 @@ def _read_scores(path: Path, experiments: dict[tuple, str]) -> CellScores:
         key = _cell_key(report["cell"])
         if key not in experiments:
             raise InvalidInputError(f"{path}: its cell {key} is not in the grid")
-        cell = {**dict(zip(COLUMNS, key, strict=True)),
-                "test_institution": str(report["cell"]["test_institution"]),
-                "experiments": experiments[key]}  # fmt: skip
+        cell = {
+            **dict(zip(CELL_FIELDS, key, strict=True)),
+            "test_institution": str(report["cell"]["test_institution"]),
+            "experiments": experiments[key],
+        }
         return CellScores(Path(path), cell, report, tuple(_tidy_rows(cell, report)))
     except FileNotFoundError:
         raise InvalidInputError(f"{path}: metrics file not found") from None
@@ -236,10 +266,13 @@ def seed_statistics(tidy: pd.DataFrame, metric: str = "f1") -> pd.DataFrame:
     """Mean, sample sd and number of seeds of `metric` per system; cost means alongside."""
     rows = tidy[tidy["metric"] == metric]
     stats = rows.groupby(list(SYSTEM_KEYS), sort=False).agg(
-        mean=("value", "mean"), sd=("value", "std"), seeds=("seed", "nunique"),
-        total=("total", "mean"), share=("share", "mean"),
+        mean=("value", "mean"),
+        sd=("value", "std"),
+        seeds=("seed", "nunique"),
+        total=("total", "mean"),
+        share=("share", "mean"),
         train_seconds=("train_seconds", "mean"),
-    )  # fmt: skip
+    )
     return study_order(stats.reset_index(), SYSTEM_KEYS)
 
 
@@ -406,32 +439,45 @@ class F1Layout:
     empty: str = ""
 
 
-F1_NOTE = ("micro F1, mean ± sd over seeds; † differs from fine-tuning at p < 0.05 "
-           "(paired bootstrap over test documents)")  # fmt: skip
+F1_NOTE = (
+    "micro F1, mean ± sd over seeds; † differs from fine-tuning at p < 0.05 "
+    "(paired bootstrap over test documents)"
+)
 WHERE_TRAINED = ("dataset", "test_institution", "task", "mode")
 F1_LAYOUTS = {
     "main": F1Layout(
-        "main", f"Main results: strict and lenient {F1_NOTE}; the dictionary row (model none) "
+        "main",
+        f"Main results: strict and lenient {F1_NOTE}; the dictionary row (model none) "
         "looks every training mention up in the test text (it predicts no relations: –).",
-        in_institution, ("dataset", "task", "mode"), WHERE_TRAINED,
+        in_institution,
+        ("dataset", "task", "mode"),
+        WHERE_TRAINED,
     ),
     "prompt_length": F1Layout(
-        "prompt_length", f"Soft-prompt length: strict {F1_NOTE}.", strict_where_trained,
-        ("dataset", "task", "prompt_length"), (*WHERE_TRAINED, "prompt_length"),
+        "prompt_length",
+        f"Soft-prompt length: strict {F1_NOTE}.",
+        strict_where_trained,
+        ("dataset", "task", "prompt_length"),
+        (*WHERE_TRAINED, "prompt_length"),
         rows=("model", "strategy"),
     ),
     "few_shot": F1Layout(
-        "few_shot", f"Few-shot learning (training documents per run): strict {F1_NOTE}.",
-        strict_where_trained, ("dataset", "task", "shots"), (*WHERE_TRAINED, "shots"),
+        "few_shot",
+        f"Few-shot learning (training documents per run): strict {F1_NOTE}.",
+        strict_where_trained,
+        ("dataset", "task", "shots"),
+        (*WHERE_TRAINED, "shots"),
     ),
     "cross_institution": F1Layout(
-        "main", f"Cross-institution transfer (trained at → tested at): strict {F1_NOTE}.",
-        transfers, ("dataset", "task", "transfer"),
+        "main",
+        f"Cross-institution transfer (trained at → tested at): strict {F1_NOTE}.",
+        transfers,
+        ("dataset", "task", "transfer"),
         ("dataset", "task", "mode", "train_institution", "test_institution"),
         label_datasets=False,
         empty="no dataset of experiment 'main' is tested at several institutions",
     ),
-}  # fmt: skip
+}
 
 
 def f1_table(scores: Sequence[CellScores], name: str) -> PaperTable:
@@ -454,13 +500,15 @@ def f1_table(scores: Sequence[CellScores], name: str) -> PaperTable:
 
 def cost_table(scores: Sequence[CellScores]) -> PaperTable:
     """Trainable parameters, training time, peak memory and throughput of the main cells."""
-    caption = ("Cost of the main runs: trainable parameters (share of the model), training "
-               "time, peak memory (GPU memory on a GPU, resident memory on a CPU) and "
-               "training throughput; mean ± sd over seeds.")  # fmt: skip
+    caption = (
+        "Cost of the main runs: trainable parameters (share of the model), training "
+        "time, peak memory (GPU memory on a GPU, resident memory on a CPU) and "
+        "training throughput; mean ± sd over seeds."
+    )
     chosen = [item for item in scores if "main" in item.experiments]
     if not chosen:
         return placeholder("cost", caption, no_cells("main"))
-    runs = tidy_frame(chosen).drop_duplicates(list(COLUMNS))
+    runs = tidy_frame(chosen).drop_duplicates(list(CELL_FIELDS))
     keys = ["dataset", "train_institution", "model", "strategy", "prompt_length"]
     grouped = runs.groupby(keys, sort=False)
     numbers = grouped[list(COST_COLUMNS)].mean()
@@ -474,13 +522,15 @@ def cost_display(numbers: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """The cost numbers as readable texts."""
     seconds = numbers["train_seconds"].map("{:,.0f}".format)
     spread = numbers["train_seconds_sd"].map(lambda sd: "" if pd.isna(sd) else f" ± {sd:,.0f}")
-    display = pd.DataFrame({
-        "trainable parameters": numbers["trainable"].map("{:,.0f}".format),
-        "share": numbers["share"].map("{:.2%}".format),
-        "train time (s)": seconds + spread,
-        "peak memory (MB)": numbers["peak_memory_mb"].map("{:,.0f}".format),
-        "tokens/s": numbers["tokens_per_second"].map("{:,.0f}".format),
-    })  # fmt: skip
+    display = pd.DataFrame(
+        {
+            "trainable parameters": numbers["trainable"].map("{:,.0f}".format),
+            "share": numbers["share"].map("{:.2%}".format),
+            "train time (s)": seconds + spread,
+            "peak memory (MB)": numbers["peak_memory_mb"].map("{:,.0f}".format),
+            "tokens/s": numbers["tokens_per_second"].map("{:,.0f}".format),
+        }
+    )
     display.index = pd.MultiIndex.from_frame(numbers[keys])
     display.index.names = [name.replace("_", " ") for name in keys]
     return display
@@ -491,17 +541,18 @@ def paper_tables(scores: Sequence[CellScores]) -> list[PaperTable]:
     return [f1_table(scores, name) for name in F1_LAYOUTS] + [cost_table(scores)]
 
 
-LATEX_SYMBOLS = {"±": r"$\pm$", DAGGER: r"\textsuperscript{\dag}", "→": r"$\rightarrow$",
-                 "–": "--"}  # fmt: skip
+LATEX_SYMBOLS = {"±": r"$\pm$", DAGGER: r"\textsuperscript{\dag}", "→": r"$\rightarrow$", "–": "--"}
 TABLE_CSS = [
-    {"selector": "", "props": "border-collapse: collapse; font-family: sans-serif; "
-                              "font-size: 0.9em;"},
+    {
+        "selector": "",
+        "props": "border-collapse: collapse; font-family: sans-serif; font-size: 0.9em;",
+    },
     {"selector": "caption", "props": "caption-side: top; text-align: left; padding: 0.4em 0;"},
     {"selector": "th, td", "props": "padding: 0.25em 0.6em; border-bottom: 1px solid #ddd;"},
     {"selector": "thead th", "props": "border-bottom: 2px solid #444; text-align: center;"},
     {"selector": "td", "props": "text-align: right; font-variant-numeric: tabular-nums;"},
     {"selector": "tbody th", "props": "text-align: left;"},
-]  # fmt: skip
+]
 
 
 def table_html(table: PaperTable) -> str:
@@ -514,9 +565,14 @@ def table_html(table: PaperTable) -> str:
 def table_latex(table: PaperTable) -> str:
     """The table as a LaTeX `table` environment (symbols as commands, so pdflatex takes it)."""
     latex = table.display.to_latex(
-        caption=table.caption, label=f"tab:{table.name}", na_rep="--", escape=True,
-        multicolumn=True, multicolumn_format="c", multirow=True,
-    )  # fmt: skip
+        caption=table.caption,
+        label=f"tab:{table.name}",
+        na_rep="--",
+        escape=True,
+        multicolumn=True,
+        multicolumn_format="c",
+        multirow=True,
+    )
     for symbol, command in LATEX_SYMBOLS.items():
         latex = latex.replace(symbol, command)
     return latex

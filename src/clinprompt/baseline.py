@@ -29,9 +29,9 @@ import pandas as pd
 from clinprompt.brat import Document, Entity
 from clinprompt.cell_score import documents_tested_at, score_predictions, write_metrics
 from clinprompt.corpus import CorpusTables, table_documents
-from clinprompt.examples import draw_shots
-from clinprompt.grid import COLUMNS
+from clinprompt.examples.shots import draw_shots
 from clinprompt.schema import load_schema
+from clinprompt.study import CELL_FIELDS
 from clinprompt.synth_note import line_fragments
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ def dictionary_predictions(
 
 
 def dictionary_cells(config: dict, grid: pd.DataFrame) -> pd.DataFrame:
-    """The baseline's grid rows (`COLUMNS` and `experiments`), empty when switched off.
+    """The baseline's grid rows (`CELL_FIELDS` and `experiments`), empty when switched off.
 
     One row per (dataset, shots, training institution, seed) of the grid's `main` and
     `few_shot` cells, in those of the two experiments; `select.strategy` drops it unless it
@@ -90,10 +90,17 @@ def dictionary_cells(config: dict, grid: pd.DataFrame) -> pd.DataFrame:
     for row in grid.to_dict("records"):
         names = set(row["experiments"].split(",")).intersection(BASELINE_EXPERIMENTS)
         if names:
-            key = (row["dataset"], NO_MODEL, DICTIONARY, 0, row["shots"],
-                   row["train_institution"], row["seed"])  # fmt: skip
+            key = (
+                row["dataset"],
+                NO_MODEL,
+                DICTIONARY,
+                0,
+                row["shots"],
+                row["train_institution"],
+                row["seed"],
+            )
             membership.setdefault(key, set()).update(names)
-    frame = pd.DataFrame(list(membership), columns=list(COLUMNS))
+    frame = pd.DataFrame(list(membership), columns=list(CELL_FIELDS))
     frame["experiments"] = [
         ",".join(n for n in BASELINE_EXPERIMENTS if n in names) for names in membership.values()
     ]
@@ -101,20 +108,25 @@ def dictionary_cells(config: dict, grid: pd.DataFrame) -> pd.DataFrame:
 
 
 def score_dictionary(
-    tables_dir: Path, schema_name: str, cell: dict, test_institution: str, metrics_path: Path,
+    tables_dir: Path,
+    schema_name: str,
+    cell: dict,
+    test_institution: str,
+    metrics_path: Path,
     bootstrap: int = 1000,
-) -> dict:  # fmt: skip
+) -> dict:
     """Build the dictionary of `cell`'s training documents, find it in the test documents of
     one institution, score them and write the metrics JSON atomically; return the metrics.
 
-    `cell` has the `COLUMNS` keys (shots a number or `all`); the cost is the dictionary's:
+    `cell` has the `CELL_FIELDS` keys (shots a number or `all`); the cost is the dictionary's:
     no parameters, its build time as training time, the process's peak resident memory.
     """
     tables = CorpusTables.read(tables_dir)
     schema = load_schema(schema_name)
     started = time.perf_counter()
-    train_keys = draw_shots(tables.documents, cell["shots"], cell["seed"],
-                            cell["train_institution"])  # fmt: skip
+    train_keys = draw_shots(
+        tables.documents, cell["shots"], cell["seed"], cell["train_institution"]
+    )
     entities = tables.entities[tables.entities["document"].isin(train_keys)]
     dictionary = mention_dictionary(entities, schema.concept_types)
     train_seconds = time.perf_counter() - started
@@ -124,15 +136,21 @@ def score_dictionary(
     predict_seconds = time.perf_counter() - started
     gold = table_documents(tables, list(test["document"]))
     report = score_predictions(gold, predicted, schema, bootstrap, int(cell["seed"]))
-    report["diagnostics"] = {"train_documents": len(train_keys),
-                             "dictionary_entries": len(dictionary)}  # fmt: skip
-    log.info("dictionary of %d strings from %d training documents",
-             len(dictionary), len(train_keys))  # fmt: skip
+    report["diagnostics"] = {
+        "train_documents": len(train_keys),
+        "dictionary_entries": len(dictionary),
+    }
+    log.info(
+        "dictionary of %d strings from %d training documents", len(dictionary), len(train_keys)
+    )
     summary = {
         "cell": cell,
         "parameters": {"trainable": 0, "total": 0, "share": 0.0},
-        "train_seconds": train_seconds, "tokens_per_second": 0.0,
+        "train_seconds": train_seconds,
+        "tokens_per_second": 0.0,
         "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "padding_waste": 0.0, "best_epoch": 0, "epochs_run": 0,
-    }  # fmt: skip
+        "padding_waste": 0.0,
+        "best_epoch": 0,
+        "epochs_run": 0,
+    }
     return write_metrics(report, summary, test_institution, predict_seconds, metrics_path)

@@ -5,11 +5,12 @@ training institution may pool several (`MIMIC+UW`: the union of their training a
 `train_cell` draws the few-shot training documents (k from each pooled institution), builds the
 strategy's examples, trains with model selection on the dev documents of the training
 institution(s) (scored end to end, as test will be), and saves the best trainable weights with
-a summary. `predict_cell` loads them (`load_trained`: only the frozen encoder's tensors may be
-absent; any other mismatch is an error naming the key and file), predicts every test document
-of one test institution from its text alone, writes one `.ann` per document (empty when
-nothing is found) and the metrics JSON: the scorer's output with bootstrap intervals, events
-for event corpora, trainable parameters, training time, peak memory and tokens/s.
+a summary. `predict_institutions` loads them (`load_trained`: only the frozen encoder's
+tensors may be absent; any other mismatch is an error naming the key and file) and predicts
+every test document of each test institution from its text alone, one `.ann` per document
+(empty when nothing is found); `cell_score` turns each institution's predictions into the
+metrics JSON. The workflow runs the two in separate jobs, the CLI and benchmarks in one call
+(`predict_and_score`); the dataset (`Dataset`: tables and schema) is read once per job.
 """
 
 from __future__ import annotations
@@ -17,75 +18,40 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
 import torch
 
 from clinprompt.atomic import atomic_directory, atomic_write_text
-from clinprompt.cell_score import score_predictions, write_metrics
-from clinprompt.corpus import CorpusTables, pooled_institutions, table_documents
+from clinprompt.cell_score import documents_tested_at, score_institution, score_predictions
+from clinprompt.corpus import CorpusTables, Dataset, pooled_institutions, table_documents
 from clinprompt.distributed import needs_sharding, process_count, run_in_processes, world
 from clinprompt.encoder import encoder_dtype, load_encoder
 from clinprompt.errors import ConfigError
 from clinprompt.events import ValueVocabulary
-from clinprompt.examples import (
+from clinprompt.examples.settings import (
     ExampleSettings,
     add_marker_tokens,
     bio_label_names,
-    build_examples,
-    draw_shots,
     prompt_types,
 )
+from clinprompt.examples.shots import draw_shots
+from clinprompt.examples.tables import build_examples
 from clinprompt.models import ExtractionModel, ModelSettings, seeded_model
 from clinprompt.predict import Predictor, write_predictions
-from clinprompt.registry import STRATEGY_BUDGETS, ModelSpec, model_registry, resolve_model_path
-from clinprompt.schema import DatasetSchema, load_schema
+from clinprompt.registry import ModelSpec, resolve_model_path
+from clinprompt.schema import DatasetSchema
+from clinprompt.score import MicroScore
+from clinprompt.settings import CellSettings
+from clinprompt.study import Cell
 from clinprompt.thresholds import calibrate, none_bias, span_thresholds
-from clinprompt.train import CHECKPOINT, Trainer, TrainSettings, atomic_save
+from clinprompt.train import CHECKPOINT, Trainer, atomic_save
 
 log = logging.getLogger(__name__)
 
 BEST = "best.pt"
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One point of the study's grid; `train_institution` may be a pool (`MIMIC+UW`)."""
-
-    dataset: str
-    model: str
-    strategy: str
-    prompt_length: int
-    shots: int | str
-    train_institution: str
-    seed: int
-
-    def folder(self, root: str | Path = "results") -> Path:
-        """The cell's readable output folder."""
-        return Path(root, self.dataset, self.model, self.strategy, f"p{self.prompt_length}",
-                    f"k{self.shots}", self.train_institution, f"seed{self.seed}")  # fmt: skip
-
-
-@dataclass(frozen=True)
-class CellSettings:
-    """Everything besides the cell itself that shapes its run."""
-
-    train: TrainSettings = field(default_factory=TrainSettings)
-    max_length: int = 512
-    context_length: int | None = None
-    trigger_markers: bool = True
-    stride: int = 128
-    negative_ratio: float | None = None
-    prompt_mode: str = "deep"
-    reparameterize: int | None = None
-    max_span_width: int = 32
-    match_hidden: int = 2048
-    positive_weight: float = 1.0
-    eval_batch_size: int = 64
-    bootstrap: int = 1000
-    device: str = "auto"
 
 
 def _device(name: str) -> torch.device:
@@ -95,7 +61,7 @@ def _device(name: str) -> torch.device:
 
 
 def example_settings(cell: Cell, settings: CellSettings, training: bool) -> ExampleSettings:
-    input_prompt = settings.prompt_mode == "input" and cell.strategy.startswith("soft")
+    input_prompt = settings.prompt_mode == "input" and cell.kind.soft
     return ExampleSettings(
         cell.strategy,
         max_length=settings.max_length,
@@ -117,7 +83,7 @@ def build_model(
     A frozen encoder's pretrained weights load in bf16 on GPU (`encoder_dtype`); prompts,
     heads and marker embeddings, which train, are fp32 always.
     """
-    device, frozen = _device(settings.device), cell.strategy == "soft-frozen"
+    device, frozen = _device(settings.device), cell.kind.frozen
     # Recomputing layers in backward trades time for the activation memory of a trained encoder.
     checkpointing = spec.gradient_checkpointing and not frozen
     encoder, tokenizer = load_encoder(
@@ -133,19 +99,26 @@ def build_model(
     first_added = len(tokenizer)
     added = add_marker_tokens(tokenizer, example_settings(cell, settings, False))
     model_settings = ModelSettings(
-        cell.strategy, cell.prompt_length, settings.prompt_mode, settings.reparameterize,
-        settings.max_span_width, settings.match_hidden, settings.positive_weight,
-    )  # fmt: skip
+        cell.strategy,
+        cell.prompt_length,
+        settings.prompt_mode,
+        settings.reparameterize,
+        settings.max_span_width,
+        settings.match_hidden,
+        settings.positive_weight,
+    )
     torch.manual_seed(cell.seed)
     if added:
         encoder.embeddings.add_tokens(first_added, len(added))
     model = seeded_model(
-        encoder, model_settings, cell.seed,
+        encoder,
+        model_settings,
+        cell.seed,
         n_prompt_types=len(prompt_types(schema)),
         n_bio_labels=len(bio_label_names(schema)),
         n_relation_types=len(schema.relation_types),
         n_values=len(ValueVocabulary.of(schema).names),
-    )  # fmt: skip
+    )
     return model.to(device), tokenizer
 
 
@@ -170,10 +143,14 @@ def trained_predictor(
     summary = folder / "train.json"
     chosen = json.loads(summary.read_text(encoding="utf-8")) if summary.is_file() else {}
     return Predictor(
-        model, tokenizer, schema, example_settings(cell, settings, False),
-        settings.eval_batch_size, span_thresholds(chosen.get("thresholds")),
+        model,
+        tokenizer,
+        schema,
+        example_settings(cell, settings, False),
+        settings.eval_batch_size,
+        span_thresholds(chosen.get("thresholds")),
         none_bias(chosen.get("thresholds")),
-    )  # fmt: skip
+    )
 
 
 def load_trained(model: ExtractionModel, path: Path) -> None:
@@ -205,9 +182,11 @@ def load_trained(model: ExtractionModel, path: Path) -> None:
 def select_documents(tables: CorpusTables, keys: list[str]) -> CorpusTables:
     """The tables restricted to the documents `keys`."""
     return CorpusTables(
-        **{kind: frame[frame["document"].isin(keys)].reset_index(drop=True)
-           for kind, frame in vars(tables).items()}
-    )  # fmt: skip
+        **{
+            kind: frame[frame["document"].isin(keys)].reset_index(drop=True)
+            for kind, frame in vars(tables).items()
+        }
+    )
 
 
 class DevScorer:
@@ -219,9 +198,12 @@ class DevScorer:
     scores at the thresholds the predictor holds."""
 
     def __init__(
-        self, predictor: Predictor, tables: CorpusTables, frame: pd.DataFrame,
+        self,
+        predictor: Predictor,
+        tables: CorpusTables,
+        frame: pd.DataFrame,
         calibrated: bool = True,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.predictor, self.tables, self.frame = predictor, tables, frame
         self.calibrated = calibrated
         self.gold = table_documents(tables)
@@ -238,16 +220,24 @@ class DevScorer:
             self.predictor.none_bias = none_bias(chosen)
         predicted = self.predictor.predict(self.tables.documents)
         report = score_predictions(self.gold, predicted, self.predictor.schema)
-        concepts = report["entities"]["strict"]["micro"]["f1"]
-        relations = report["relations"]["strict"]["micro"]["f1"]
-        return {"score": (concepts + relations) / 2, "concepts_f1": concepts,
-                "relations_f1": relations}  # fmt: skip
+        concepts = MicroScore.read(report, "entities").f1
+        relations = MicroScore.read(report, "relations").f1
+        return {
+            "score": (concepts + relations) / 2,
+            "concepts_f1": concepts,
+            "relations_f1": relations,
+        }
 
 
 def dev_scorer(
-    cell: Cell, settings: CellSettings, schema: DatasetSchema, model: ExtractionModel, tokenizer,
-    dev: CorpusTables, calibrated: bool = True,
-) -> DevScorer:  # fmt: skip
+    cell: Cell,
+    settings: CellSettings,
+    schema: DatasetSchema,
+    model: ExtractionModel,
+    tokenizer,
+    dev: CorpusTables,
+    calibrated: bool = True,
+) -> DevScorer:
     """The cell's `DevScorer` on the dev documents `dev`."""
     example = example_settings(cell, settings, False)
     predictor = Predictor(model, tokenizer, schema, example, settings.eval_batch_size)
@@ -256,9 +246,8 @@ def dev_scorer(
 
 
 def train_cell(
-    cell: Cell, tables_dir: Path, schema_name: str, spec: ModelSpec,
-    settings: CellSettings, folder: Path,
-) -> dict:  # fmt: skip
+    cell: Cell, data: Dataset, spec: ModelSpec, settings: CellSettings, folder: Path
+) -> dict:
     """Train the cell; write `best.pt` and `train.json` into `folder`; return the summary.
 
     Trains in several processes (torchrun, see `distributed`) when the model asks for several
@@ -270,12 +259,11 @@ def train_cell(
     if processes > 1 and not world().distributed:
         # Find or build the checkpoint once, here: ranks building tiny models would race.
         resolve_model_path(spec)
-        arguments = (cell, tables_dir, schema_name, spec, settings, folder)
+        arguments = (cell, data, spec, settings, folder)
         run_in_processes(train_cell, arguments, processes, device.type)
         # Sharded ranks end with their last weights: thresholds come from best.pt, here.
-        return calibrated_summary(cell, tables_dir, schema_name, spec, settings, folder)
-    tables = CorpusTables.read(tables_dir)
-    schema = load_schema(schema_name)
+        return calibrated_summary(cell, data, spec, settings, folder)
+    tables, schema = data.tables, data.schema
     documents = tables.documents
     known = set(documents["institution"])
     for institution in pooled_institutions(cell.train_institution):
@@ -292,7 +280,7 @@ def train_cell(
         train_tables, schema, tokenizer, example_settings(cell, settings, True)
     )
     dev_tables = select_documents(tables, list(dev["document"]))
-    sharded = needs_sharding(spec, model.settings.frozen)
+    sharded = needs_sharding(spec, model.settings.kind.frozen)
     score_dev = dev_scorer(cell, settings, schema, model, tokenizer, dev_tables, not sharded)
     trainer = Trainer(
         model, train_set.frame, score_dev, settings.train, folder, tokenizer.pad_token_id, sharded
@@ -324,16 +312,15 @@ def train_cell(
 
 
 def calibrated_summary(
-    cell: Cell, tables_dir: Path, schema_name: str, spec: ModelSpec, settings: CellSettings,
-    folder: Path,
-) -> dict:  # fmt: skip
+    cell: Cell, data: Dataset, spec: ModelSpec, settings: CellSettings, folder: Path
+) -> dict:
     """`train.json` with the thresholds chosen on dev from `best.pt` when training (sharded
     over several processes) could not choose them; rewritten atomically."""
     path = Path(folder) / "train.json"
     summary = json.loads(path.read_text(encoding="utf-8"))
     if summary.get("thresholds"):
         return summary
-    tables, schema = CorpusTables.read(tables_dir), load_schema(schema_name)
+    tables, schema = data.tables, data.schema
     model, tokenizer = build_model(cell, spec, schema, settings)
     load_trained(model, Path(folder) / BEST)
     dev = dev_documents(tables.documents, cell.train_institution)
@@ -344,103 +331,27 @@ def calibrated_summary(
     return summary
 
 
-def predict_cell(
-    cell: Cell, tables_dir: Path, schema_name: str, spec: ModelSpec, settings: CellSettings,
-    folder: Path, test_institution: str, predictions_dir: Path, metrics_path: Path,
-) -> dict:  # fmt: skip
-    """Predict and score the test documents of one institution; return the metrics."""
-    folder = Path(folder)
-    tables = CorpusTables.read(tables_dir)
-    schema = load_schema(schema_name)
-    docs = tables.documents
-    test = docs[(docs["split"] == "test") & (docs["institution"] == test_institution)]
-    if test.empty:
-        raise ConfigError(f"no test documents from institution '{test_institution}'")
-    predictor = trained_predictor(cell, spec, schema, settings, folder)
-    started = time.perf_counter()
-    predicted = predictor.predict(test.reset_index(drop=True))
-    predict_seconds = time.perf_counter() - started
-    with atomic_directory(predictions_dir) as tmp:
-        write_predictions(predicted, tmp)
-    gold = table_documents(select_documents(tables, list(test["document"])))
-    report = score_predictions(gold, predicted, schema, settings.bootstrap, cell.seed)
-    report["diagnostics"] = {"decoding": dict(sorted(predictor.counts.items()))}
-    training = json.loads((folder / "train.json").read_text(encoding="utf-8"))
-    return write_metrics(report, training, test_institution, predict_seconds, metrics_path)
-
-
-TRAIN_KEYS = {f.name for f in fields(TrainSettings)}
-CELL_KEYS = {f.name for f in fields(CellSettings)} - {"train"}
-SPEC_DEFAULTS = ("batch_size", "lr_encoder", "lr_prompt", "lr_head")
-
-
-def strategy_training(training: dict, spec: ModelSpec, strategy: str) -> dict:
-    """The optimisation keys of one strategy: the model's size defaults, the `training`
-    block, the strategy's budget (`STRATEGY_BUDGETS`) and `training.strategies.<strategy>`."""
-    values = {key: getattr(spec, key) for key in SPEC_DEFAULTS}
-    values |= {k: v for k, v in training.items() if k in TRAIN_KEYS}
-    budget = STRATEGY_BUDGETS[strategy]
-    epochs = values.get("epochs", TrainSettings.epochs)
-    values["epochs"] = max(1, round(epochs * budget.epochs_factor))
-    values["lr_prompt"] *= budget.lr_prompt_factor
-    values["lr_head"] *= budget.lr_head_factor
-    values.setdefault("patience", budget.patience)
-    own = (training.get("strategies") or {}).get(strategy) or {}
-    return values | {k: v for k, v in own.items() if k in TRAIN_KEYS}
-
-
-def dataset_training(config: dict, dataset: str) -> dict:
-    """The `training` block of a dataset's cells: `datasets.<dataset>.training` over the
-    config's `training`, key by key and, under `strategies`, strategy by strategy."""
-    training = config.get("training") or {}
-    own = ((config.get("datasets") or {}).get(dataset) or {}).get("training") or {}
-    strategies = {name: dict(values) for name, values in (training.get("strategies") or {}).items()}
-    for name, values in (own.get("strategies") or {}).items():
-        strategies[name] = strategies.get(name, {}) | values
-    return training | own | {"strategies": strategies}
-
-
-def cell_settings(config: dict, spec: ModelSpec, cell: Cell) -> CellSettings:
-    """A cell's settings: its dataset's `training` block (`dataset_training`) over the model's
-    size defaults, with the cell's strategy budget (`strategy_training`); example keys
-    (`negative_ratio`, `positive_weight`) may be set per strategy too."""
-    training = dataset_training(config, cell.dataset)
-    train = strategy_training(training, spec, cell.strategy) | {"seed": cell.seed}
-    own = training["strategies"].get(cell.strategy) or {}
-    example = {k: v for k, v in (training | own).items() if k in CELL_KEYS}
-    return CellSettings(train=TrainSettings(**train), **example)
-
-
-def cell_setup(config: dict, cell: Cell) -> tuple[ModelSpec, CellSettings]:
-    """The registry entry of the cell's model and the cell's settings under `config`."""
-    registry = model_registry(config.get("models"))
-    if cell.model not in registry:
-        raise ConfigError(f"model '{cell.model}' not in the registry ({', '.join(registry)})")
-    spec = registry[cell.model]
-    return spec, cell_settings(config, spec, cell)
-
-
 def predict_institutions(
-    cell: Cell, tables_dir: Path, schema_name: str, spec: ModelSpec, settings: CellSettings,
-    folder: Path, test_institutions: list[str], predictions_dir: Path,
-) -> dict[str, float]:  # fmt: skip
+    cell: Cell,
+    data: Dataset,
+    spec: ModelSpec,
+    settings: CellSettings,
+    folder: Path,
+    test_institutions: list[str],
+    predictions_dir: Path,
+) -> dict[str, float]:
     """Predict the test documents of every institution into `predictions_dir/{institution}/`.
 
     Writes the whole folder atomically, with `seconds.json` (prediction time per institution)
     and `diagnostics.json` (decoding counts per institution); returns the seconds.
     """
-    tables = CorpusTables.read(tables_dir)
-    schema = load_schema(schema_name)
-    predictor = trained_predictor(cell, spec, schema, settings, Path(folder))
-    docs = tables.documents
+    predictor = trained_predictor(cell, spec, data.schema, settings, Path(folder))
     seconds, diagnostics = {}, {}
     with atomic_directory(predictions_dir) as tmp:
         for institution in test_institutions:
-            test = docs[(docs["split"] == "test") & (docs["institution"] == institution)]
-            if test.empty:
-                raise ConfigError(f"no test documents from institution '{institution}'")
+            test = documents_tested_at(data.tables, institution)
             started = time.perf_counter()
-            predicted = predictor.predict(test.reset_index(drop=True))
+            predicted = predictor.predict(test)
             seconds[institution] = time.perf_counter() - started
             diagnostics[institution] = dict(sorted(predictor.counts.items()))
             write_predictions(predicted, tmp / institution)
@@ -449,19 +360,54 @@ def predict_institutions(
     return seconds
 
 
+def predict_and_score(
+    cell: Cell,
+    data: Dataset,
+    spec: ModelSpec,
+    settings: CellSettings,
+    folder: Path,
+    test_institutions: list[str],
+) -> dict[str, dict]:
+    """The workflow's predict and score steps in one call (the CLI's and the benchmarks'):
+    `predictions/` and `metrics/{institution}.json` in the cell's folder; the metrics by
+    institution."""
+    folder = Path(folder)
+    predict_institutions(
+        cell, data, spec, settings, folder, test_institutions, folder / "predictions"
+    )
+    summary = json.loads((folder / "train.json").read_text(encoding="utf-8"))
+    return {
+        institution: score_institution(
+            data,
+            folder / "predictions",
+            summary,
+            institution,
+            folder / "metrics" / f"{institution}.json",
+            settings.bootstrap,
+        )
+        for institution in test_institutions
+    }
+
+
 def train_and_predict(
-    cell: Cell, tables_dir: Path, schema_name: str, spec: ModelSpec, settings: CellSettings,
-    folder: Path, test_institutions: list[str], keep_weights: bool = True,
-) -> dict:  # fmt: skip
+    cell: Cell,
+    data: Dataset,
+    spec: ModelSpec,
+    settings: CellSettings,
+    folder: Path,
+    test_institutions: list[str],
+    keep_weights: bool = True,
+) -> dict:
     """The workflow's cell job: train, predict every test institution, prune the weights.
 
     Training resumes from the folder's checkpoint, so a job killed while predicting reruns
     cheaply; the weights go only once the predictions are complete (unless kept).
     """
     folder = Path(folder)
-    summary = train_cell(cell, tables_dir, schema_name, spec, settings, folder)
-    predict_institutions(cell, tables_dir, schema_name, spec, settings, folder,
-                         test_institutions, folder / "predictions")  # fmt: skip
+    summary = train_cell(cell, data, spec, settings, folder)
+    predict_institutions(
+        cell, data, spec, settings, folder, test_institutions, folder / "predictions"
+    )
     if not keep_weights:
         for name in (BEST, CHECKPOINT):
             (folder / name).unlink(missing_ok=True)

@@ -36,11 +36,11 @@ import pandas as pd
 from clinprompt.atomic import atomic_write_text
 from clinprompt.bootstrap import resample_weights, with_interval, with_intervals
 from clinprompt.brat import RELATION_ANSWER, Document
-from clinprompt.corpus import CorpusTables, table_documents
+from clinprompt.corpus import CorpusTables, Dataset, table_documents
 from clinprompt.errors import ConfigError, InvalidInputError
 from clinprompt.event_score import evaluate_events
 from clinprompt.event_score import to_json as events_json
-from clinprompt.schema import DatasetSchema, load_schema
+from clinprompt.schema import DatasetSchema
 from clinprompt.score import (
     COUNTS,
     MODES,
@@ -48,6 +48,7 @@ from clinprompt.score import (
     CountTable,
     DocumentPair,
     Evaluation,
+    MicroScore,
     evaluate,
     pair_predictions,
     to_json,
@@ -55,14 +56,24 @@ from clinprompt.score import (
 
 log = logging.getLogger(__name__)
 
-COST_KEYS = ("parameters", "train_seconds", "tokens_per_second", "peak_memory_mb",
-             "padding_waste", "best_epoch", "epochs_run")  # fmt: skip
+COST_KEYS = (
+    "parameters",
+    "train_seconds",
+    "tokens_per_second",
+    "peak_memory_mb",
+    "padding_waste",
+    "best_epoch",
+    "epochs_run",
+)
 
 
 def score_predictions(
-    gold: dict[str, Document], predicted: dict[str, Document], schema: DatasetSchema,
-    bootstrap: int = 0, seed: int = 0,
-) -> dict:  # fmt: skip
+    gold: dict[str, Document],
+    predicted: dict[str, Document],
+    schema: DatasetSchema,
+    bootstrap: int = 0,
+    seed: int = 0,
+) -> dict:
     """The scorer's JSON (with bootstrap intervals when `bootstrap` > 0, events if any).
 
     `entities` scores the concepts of the concept queries alone (the study's number);
@@ -154,28 +165,52 @@ def documents_tested_at(tables: CorpusTables, institution: str) -> pd.DataFrame:
     return test.reset_index(drop=True)
 
 
-def score_cell(
-    tables_dir: Path, schema_name: str, predictions_dir: Path, summary_path: Path,
-    test_institution: str, metrics_path: Path, bootstrap: int = 1000,
-) -> dict:  # fmt: skip
-    """Score one test institution of a cell and write its metrics JSON atomically."""
-    tables = CorpusTables.read(tables_dir)
-    test = documents_tested_at(tables, test_institution)
-    gold = table_documents(tables, list(test["document"]))
+def score_institution(
+    data: Dataset,
+    predictions_dir: Path,
+    summary: dict,
+    institution: str,
+    metrics_path: Path,
+    bootstrap: int = 1000,
+) -> dict:
+    """Score a cell's predictions of one test institution (`predictions_dir/{institution}/`,
+    with the `seconds.json` and `diagnostics.json` beside them) against the gold tables; write
+    the metrics JSON atomically and return it."""
+    test = documents_tested_at(data.tables, institution)
+    gold = table_documents(data.tables, list(test["document"]))
     by_id = {doc.doc_id: key for key, doc in gold.items()}
-    folder = Path(predictions_dir) / test_institution
+    folder = Path(predictions_dir) / institution
     if not folder.is_dir():
         raise InvalidInputError(f"{folder}: prediction folder not found")
-    pairs = pair_predictions(list(gold.values()), Path(tables_dir), folder)
+    pairs = pair_predictions(list(gold.values()), data.source, folder)
     predicted = {by_id[pair.doc_id]: pair.pred for pair in pairs}
-    summary = _read_json(summary_path)
-    schema = load_schema(schema_name)
-    report = score_predictions(gold, predicted, schema, bootstrap, int(summary["cell"]["seed"]))
+    seed = int(summary["cell"]["seed"])
+    report = score_predictions(gold, predicted, data.schema, bootstrap, seed)
     seconds = _read_json(Path(predictions_dir) / "seconds.json")
     decoding = Path(predictions_dir) / "diagnostics.json"
     if decoding.is_file():
-        report["diagnostics"] = {"decoding": _read_json(decoding).get(test_institution, {})}
-    return write_metrics(report, summary, test_institution, seconds[test_institution], metrics_path)
+        report["diagnostics"] = {"decoding": _read_json(decoding).get(institution, {})}
+    return write_metrics(report, summary, institution, seconds[institution], metrics_path)
+
+
+def score_cell(
+    tables_dir: Path,
+    schema_name: str,
+    predictions_dir: Path,
+    summary_path: Path,
+    test_institution: str,
+    metrics_path: Path,
+    bootstrap: int = 1000,
+) -> dict:
+    """The workflow's score job: `score_institution` on the dataset and summary read from disk."""
+    return score_institution(
+        Dataset.read(tables_dir, schema_name),
+        predictions_dir,
+        _read_json(summary_path),
+        test_institution,
+        metrics_path,
+        bootstrap,
+    )
 
 
 def write_metrics(
@@ -190,18 +225,28 @@ def write_metrics(
     atomic_write_text(path, json.dumps(report, indent=1) + "\n")
     log.info(
         "test %s: strict micro F1 concepts %.4f relations %.4f",
-        test_institution, report["entities"]["strict"]["micro"]["f1"],
-        report["relations"]["strict"]["micro"]["f1"],
-    )  # fmt: skip
+        test_institution,
+        MicroScore.read(report, "entities").f1,
+        MicroScore.read(report, "relations").f1,
+    )
     return report
 
 
-CARD_CSS = ("body {font-family: sans-serif; font-size: 0.9em} "
-            "table {border-collapse: collapse; margin: 0.3em 0 1em} "
-            "th, td {padding: 0.2em 0.6em; border-bottom: 1px solid #ddd} "
-            "td {text-align: right} th {text-align: left}")  # fmt: skip
-TYPE_HEADER = ("type", "predicted", "gold", "strict precision", "strict recall", "strict F1",
-               "lenient F1")  # fmt: skip
+CARD_CSS = (
+    "body {font-family: sans-serif; font-size: 0.9em} "
+    "table {border-collapse: collapse; margin: 0.3em 0 1em} "
+    "th, td {padding: 0.2em 0.6em; border-bottom: 1px solid #ddd} "
+    "td {text-align: right} th {text-align: left}"
+)
+TYPE_HEADER = (
+    "type",
+    "predicted",
+    "gold",
+    "strict precision",
+    "strict recall",
+    "strict F1",
+    "lenient F1",
+)
 TARGET_TITLES = {"entities": "Concepts", "relations": "Relations"}
 
 
@@ -242,10 +287,17 @@ def flat_items(values: Mapping, prefix: str = "") -> Iterator[tuple[str, object]
 def _type_rows(report: dict, target: str) -> list[tuple]:
     strict, lenient = (report[target][mode]["per_type"] for mode in MODES)
     return [
-        (kind, row["predicted"], row["gold"], f"{row['precision']:.4f}",
-         f"{row['recall']:.4f}", f"{row['f1']:.4f}", f"{lenient[kind]['f1']:.4f}")
+        (
+            kind,
+            row["predicted"],
+            row["gold"],
+            f"{row['precision']:.4f}",
+            f"{row['recall']:.4f}",
+            f"{row['f1']:.4f}",
+            f"{lenient[kind]['f1']:.4f}",
+        )
         for kind, row in strict.items()
-    ]  # fmt: skip
+    ]
 
 
 def _learning_curve(history: list[dict]) -> str:
@@ -272,8 +324,9 @@ def _cost_line(summary: dict) -> str:
 def _diagnostics(summary: dict, metrics: list[dict]) -> list[tuple]:
     """(source, dotted key, value) of `train.json`'s `examples` and each file's `diagnostics`."""
     sources = [("training examples", summary.get("examples") or {})]
-    sources += [(f"test {r['cell']['test_institution']}", r.get("diagnostics") or {})
-                for r in metrics]  # fmt: skip
+    sources += [
+        (f"test {r['cell']['test_institution']}", r.get("diagnostics") or {}) for r in metrics
+    ]
     return [(source, *item) for source, values in sources for item in flat_items(values)]
 
 
@@ -281,15 +334,25 @@ def cell_summary_html(summary: dict, metrics: list[dict]) -> str:
     """A small HTML card of one cell: F1 per test institution, cost, per-type scores, learning
     curve and diagnostics (counts and metrics only)."""
     f1_rows = [
-        [report["cell"]["test_institution"],
-         *(f"{report[target][mode]['micro']['f1']:.4f}" for target in TARGETS for mode in MODES)]
+        [
+            report["cell"]["test_institution"],
+            *(f"{report[target][mode]['micro']['f1']:.4f}" for target in TARGETS for mode in MODES),
+        ]
         for report in metrics
-    ]  # fmt: skip
+    ]
     parts = [
-        html_table(("test institution", "concepts strict F1", "concepts lenient F1",
-                    "relations strict F1", "relations lenient F1"), f1_rows),
+        html_table(
+            (
+                "test institution",
+                "concepts strict F1",
+                "concepts lenient F1",
+                "relations strict F1",
+                "relations lenient F1",
+            ),
+            f1_rows,
+        ),
         f"<p>{escape(_cost_line(summary))}</p>\n",
-    ]  # fmt: skip
+    ]
     for report in metrics:
         where = escape(report["cell"]["test_institution"])
         for target, title in TARGET_TITLES.items():

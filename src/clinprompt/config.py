@@ -117,9 +117,10 @@ def unset_paths(config: dict) -> list[str]:
         if part["path"] is None
     ]
     keys += [
-        f"models.{name}.path" for name, entry in (config.get("models") or {}).items()
+        f"models.{name}.path"
+        for name, entry in (config.get("models") or {}).items()
         if entry.get("path") is None
-    ]  # fmt: skip
+    ]
     return keys
 
 

@@ -32,11 +32,10 @@ from clinprompt.brat import (
     Problem,
     Relation,
     iter_ann_files,
-    iter_corpus,
-    validate_corpus,
 )
 from clinprompt.errors import ConfigError, InvalidInputError
-from clinprompt.schema import DatasetSchema
+from clinprompt.schema import DatasetSchema, load_schema
+from clinprompt.validation import iter_corpus, validate_corpus
 
 log = logging.getLogger(__name__)
 
@@ -48,19 +47,50 @@ _FRAGMENTS = pa.list_(pa.struct([("start", pa.int64()), ("end", pa.int64())]))
 _ARGUMENTS = pa.list_(pa.struct([("role", pa.string()), ("id", pa.string())]))
 _KEYS = [("document", pa.string()), ("split", pa.string()), ("institution", pa.string())]
 TABLE_SCHEMAS = {
-    "documents": pa.schema([*_KEYS, ("doc_id", pa.string()), ("text", pa.string()),
-                            ("n_chars", pa.int64())]),
-    "entities": pa.schema([*_KEYS, ("entity_id", pa.string()), ("type", pa.string()),
-                           ("start", pa.int64()), ("end", pa.int64()), ("fragments", _FRAGMENTS),
-                           ("text", pa.string()), ("value", pa.string())]),
-    "relations": pa.schema([*_KEYS, ("relation_id", pa.string()), ("type", pa.string()),
-                            ("arg1", pa.string()), ("arg2", pa.string())]),
-    "events": pa.schema([*_KEYS, ("event_id", pa.string()), ("type", pa.string()),
-                         ("trigger", pa.string()), ("arguments", _ARGUMENTS)]),
-    "attributes": pa.schema([*_KEYS, ("attribute_id", pa.string()), ("kind", pa.string()),
-                             ("type", pa.string()), ("target", pa.string()),
-                             ("value", pa.string())]),
-}  # fmt: skip
+    "documents": pa.schema(
+        [*_KEYS, ("doc_id", pa.string()), ("text", pa.string()), ("n_chars", pa.int64())]
+    ),
+    "entities": pa.schema(
+        [
+            *_KEYS,
+            ("entity_id", pa.string()),
+            ("type", pa.string()),
+            ("start", pa.int64()),
+            ("end", pa.int64()),
+            ("fragments", _FRAGMENTS),
+            ("text", pa.string()),
+            ("value", pa.string()),
+        ]
+    ),
+    "relations": pa.schema(
+        [
+            *_KEYS,
+            ("relation_id", pa.string()),
+            ("type", pa.string()),
+            ("arg1", pa.string()),
+            ("arg2", pa.string()),
+        ]
+    ),
+    "events": pa.schema(
+        [
+            *_KEYS,
+            ("event_id", pa.string()),
+            ("type", pa.string()),
+            ("trigger", pa.string()),
+            ("arguments", _ARGUMENTS),
+        ]
+    ),
+    "attributes": pa.schema(
+        [
+            *_KEYS,
+            ("attribute_id", pa.string()),
+            ("kind", pa.string()),
+            ("type", pa.string()),
+            ("target", pa.string()),
+            ("value", pa.string()),
+        ]
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -125,33 +155,64 @@ class CorpusTables:
         return cls(**{k: pd.read_parquet(folder / f"{k}.parquet") for k in TABLE_SCHEMAS})
 
 
+@dataclass(frozen=True)
+class Dataset:
+    """A dataset as a cell's job reads it once: the corpus tables, their folder and the schema."""
+
+    tables: CorpusTables
+    schema: DatasetSchema
+    source: Path
+
+    @classmethod
+    def read(cls, tables_dir: Path, schema_name: str) -> Dataset:
+        """The tables written into `tables_dir` and the schema named `schema_name`."""
+        return cls(CorpusTables.read(tables_dir), load_schema(schema_name), Path(tables_dir))
+
+
+def entity_row(entity: Entity, value: str | None = None) -> dict:
+    """An entity's row of the `entities` table, without the document keys."""
+    return {
+        "entity_id": entity.id,
+        "type": entity.type,
+        "start": entity.start,
+        "end": entity.end,
+        "fragments": [{"start": s, "end": t} for s, t in entity.fragments],
+        "text": entity.text,
+        "value": value,
+    }
+
+
 def document_rows(doc: Document, schema: DatasetSchema) -> dict[str, list[dict]]:
     """Rows of every table for one document (study view), without the split/institution keys."""
     study = schema.study_view(doc)
     values = schema.concept_values(doc)
     return {
         "documents": [{"doc_id": doc.doc_id, "text": doc.text, "n_chars": len(doc.text)}],
-        "entities": [
-            {"entity_id": e.id, "type": e.type, "start": e.start, "end": e.end,
-             "fragments": [{"start": s, "end": t} for s, t in e.fragments],
-             "text": e.text, "value": values.get(e.id)}
-            for e in study.entities
-        ],
+        "entities": [entity_row(e, values.get(e.id)) for e in study.entities],
         "relations": [
             {"relation_id": r.id, "type": r.type, "arg1": r.arg1, "arg2": r.arg2}
             for r in study.relations
         ],
         "events": [
-            {"event_id": ev.id, "type": ev.type, "trigger": ev.trigger,
-             "arguments": [{"role": role, "id": ref} for role, ref in ev.arguments]}
+            {
+                "event_id": ev.id,
+                "type": ev.type,
+                "trigger": ev.trigger,
+                "arguments": [{"role": role, "id": ref} for role, ref in ev.arguments],
+            }
             for ev in doc.events
         ],
         "attributes": [
-            {"attribute_id": a.id, "kind": a.kind, "type": a.type, "target": a.target,
-             "value": a.value}
+            {
+                "attribute_id": a.id,
+                "kind": a.kind,
+                "type": a.type,
+                "target": a.target,
+                "value": a.value,
+            }
             for a in doc.attributes
         ],
-    }  # fmt: skip
+    }
 
 
 def pooled_institutions(train_institution: str) -> list[str]:
@@ -304,9 +365,12 @@ def validate_parts(
     }
     log.info(
         "validated %d documents: %d errors in %d documents, %d warnings, %d lines dropped",
-        documents, report["errors"], report["invalid_documents"], report["warnings"],
+        documents,
+        report["errors"],
+        report["invalid_documents"],
+        report["warnings"],
         report["dropped_annotations"],
-    )  # fmt: skip
+    )
     if errors and not skip_invalid:
         raise InvalidInputError(
             f"{errors[0]} (and {len(errors) - 1} more errors in {report['invalid_documents']} "

@@ -203,7 +203,7 @@ def wrap_for_training(model: nn.Module, current: World, sharded: bool) -> nn.Mod
         return nn.parallel.DistributedDataParallel(
             _Loss(model),
             # Fine-tuning batches use either the tag head or the pair head, never both.
-            find_unused_parameters=model.settings.strategy == "finetune",
+            find_unused_parameters=model.settings.kind.entity_markers,
         )
     from torch.distributed.fsdp import fully_shard, register_fsdp_forward_method
 
@@ -280,10 +280,12 @@ def shard_optimizer_state(state: dict, optimizer: torch.optim.Optimizer) -> dict
     """A full `optimizer.state_dict()` with each moment sharded like its parameter."""
     parameters = [p for group in optimizer.param_groups for p in group["params"]]
     per_parameter = {
-        index: {key: shard_like(value, parameters[index]) if torch.is_tensor(value) else value
-                for key, value in entry.items()}
+        index: {
+            key: shard_like(value, parameters[index]) if torch.is_tensor(value) else value
+            for key, value in entry.items()
+        }
         for index, entry in state["state"].items()
-    }  # fmt: skip
+    }
     return {**state, "state": per_parameter}
 
 
@@ -317,9 +319,15 @@ def run_in_processes(
         call = Path(folder) / "call.pkl"
         call.write_bytes(pickle.dumps((function, args, device_type)))
         command = [
-            sys.executable, "-m", "torch.distributed.run", "--standalone",
-            f"--nproc-per-node={processes}", "-m", "clinprompt.distributed", str(call),
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc-per-node={processes}",
+            "-m",
+            "clinprompt.distributed",
+            str(call),
+        ]
         cpus = len(os.sched_getaffinity(0))
         env = {**os.environ, "OMP_NUM_THREADS": str(max(1, cpus // processes))}
         backend = "nccl" if device_type == "cuda" else "gloo"

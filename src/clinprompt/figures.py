@@ -29,6 +29,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from clinprompt.aggregate import (
+    SYSTEM_KEYS,
     TIDY_COLUMNS,
     in_experiment,
     in_institution,
@@ -40,14 +41,14 @@ from clinprompt.aggregate import (
 )
 from clinprompt.atomic import atomic_file
 from clinprompt.baseline import DICTIONARY
-from clinprompt.grid import STRATEGIES
+from clinprompt.study import STRATEGY_NAMES
 
 log = logging.getLogger(__name__)
 
 FIGURES = ("strategies", "prompt_length", "few_shot", "cross_institution", "frozen_gap", "cost")
 # Okabe-Ito colours: distinguishable with the common colour-vision deficiencies.
 STRATEGY_COLOURS = {
-    **dict(zip(STRATEGIES, ("#0072B2", "#E69F00", "#009E73", "#D55E00"), strict=True)),
+    **dict(zip(STRATEGY_NAMES, ("#0072B2", "#E69F00", "#009E73", "#D55E00"), strict=True)),
     DICTIONARY: "#7F7F7F",  # neutral grey: a reference, not a strategy of the study
 }
 MODEL_MARKERS = ("o", "s", "^", "D", "v", "P", "X")
@@ -121,8 +122,13 @@ def _legend(figure: Figure, axes: Sequence[Axes], title: str | None = None) -> N
     for axis in axes:
         for handle, label in zip(*axis.get_legend_handles_labels(), strict=True):
             entries.setdefault(label, handle)
-    figure.legend(list(entries.values()), list(entries), loc="outside right upper",
-                  title=title, fontsize="small")  # fmt: skip
+    figure.legend(
+        list(entries.values()),
+        list(entries),
+        loc="outside right upper",
+        title=title,
+        fontsize="small",
+    )
 
 
 def strategies_figure(tidy: pd.DataFrame) -> Figure:
@@ -141,13 +147,23 @@ def strategies_figure(tidy: pd.DataFrame) -> Figure:
         for i, (strategy, length) in enumerate(systems.itertuples(index=False)):
             bars = rows[(rows["strategy"] == strategy) & (rows["prompt_length"] == length)]
             bars = bars.set_index("model").reindex(models)
-            axis.bar(np.arange(len(models)) + (i - (len(systems) - 1) / 2) * width,
-                     bars["mean"], width, yerr=_error(bars["sd"]), capsize=2,
-                     label=system_label(strategy, length),
-                     color=STRATEGY_COLOURS[strategy])  # fmt: skip
+            axis.bar(
+                np.arange(len(models)) + (i - (len(systems) - 1) / 2) * width,
+                bars["mean"],
+                width,
+                yerr=_error(bars["sd"]),
+                capsize=2,
+                label=system_label(strategy, length),
+                color=STRATEGY_COLOURS[strategy],
+            )
         for mean in rows.loc[rows["strategy"] == DICTIONARY, "mean"]:
-            axis.axhline(mean, color=STRATEGY_COLOURS[DICTIONARY], linestyle="--",
-                         linewidth=1.5, label="dictionary (no model)")  # fmt: skip
+            axis.axhline(
+                mean,
+                color=STRATEGY_COLOURS[DICTIONARY],
+                linestyle="--",
+                linewidth=1.5,
+                label="dictionary (no model)",
+            )
         axis.set_xticks(np.arange(len(models)), models, rotation=20, ha="right")
         axis.set_xlabel("model (by size)")
         _f1_axis(axis, f"{dataset}: {TASK_NAMES[task]}")
@@ -166,9 +182,16 @@ def _lines(axis: Axes, rows: pd.DataFrame, x: str, styles: dict, per_length: boo
         model, strategy = key[:2]
         label = system_label(strategy, key[2]) if per_length else strategy
         marker, dash = styles[model]
-        axis.errorbar(line[x], line["mean"], yerr=_error(line["sd"]), marker=marker,
-                      linestyle=dash, capsize=2, color=STRATEGY_COLOURS[strategy],
-                      label=f"{model}, {label}")  # fmt: skip
+        axis.errorbar(
+            line[x],
+            line["mean"],
+            yerr=_error(line["sd"]),
+            marker=marker,
+            linestyle=dash,
+            capsize=2,
+            color=STRATEGY_COLOURS[strategy],
+            label=f"{model}, {label}",
+        )
 
 
 def prompt_length_figure(tidy: pd.DataFrame) -> Figure:
@@ -238,8 +261,9 @@ def cross_institution_figure(tidy: pd.DataFrame) -> Figure:
     for row, ((dataset, model, task), rows) in enumerate(panels):
         for column, (strategy, length) in enumerate(systems):
             cells = rows[(rows["strategy"] == strategy) & (rows["prompt_length"] == length)]
-            matrix = cells.pivot(index="train_institution", columns="test_institution",
-                                 values="mean")  # fmt: skip
+            matrix = cells.pivot(
+                index="train_institution", columns="test_institution", values="mean"
+            )
             image = _heatmap(axes[row, column], matrix)
             title = f"{system_label(strategy, length)}\n{dataset}, {model}, {task}"
             axes[row, column].set_title(title, fontsize=9)
@@ -263,16 +287,17 @@ def _heatmap(axis: Axes, matrix: pd.DataFrame):
 
 def frozen_gaps(stats: pd.DataFrame) -> pd.DataFrame:
     """soft-frozen minus soft mean F1 per model and panel, with the sd of that difference."""
-    keys = ["dataset", "model", "prompt_length", "shots", "train_institution",
-            "test_institution", "task", "mode"]  # fmt: skip
+    keys = [key for key in SYSTEM_KEYS if key != "strategy"]
     both = stats[stats["strategy"] == "soft-frozen"].merge(
         stats[stats["strategy"] == "soft"], on=keys, suffixes=("_frozen", "_soft")
     )
-    gaps = pd.DataFrame({
-        "gap": both["mean_frozen"] - both["mean_soft"],
-        "sd": np.sqrt(both["sd_frozen"].fillna(0) ** 2 + both["sd_soft"].fillna(0) ** 2),
-        "total": both["total_frozen"],
-    })  # fmt: skip
+    gaps = pd.DataFrame(
+        {
+            "gap": both["mean_frozen"] - both["mean_soft"],
+            "sd": np.sqrt(both["sd_frozen"].fillna(0) ** 2 + both["sd_soft"].fillna(0) ** 2),
+            "total": both["total_frozen"],
+        }
+    )
     return pd.concat([both[keys], gaps], axis=1).sort_values("total")
 
 
@@ -284,8 +309,14 @@ def frozen_gap_figure(tidy: pd.DataFrame) -> Figure:
     figure = Figure(figsize=(9, 4.5), layout="constrained")
     axis = figure.subplots()
     for dataset, task, line in _panels(gaps):
-        axis.errorbar(line["total"], line["gap"], yerr=line["sd"], marker="o", capsize=3,
-                      label=f"{dataset}: {TASK_NAMES[task]}")  # fmt: skip
+        axis.errorbar(
+            line["total"],
+            line["gap"],
+            yerr=line["sd"],
+            marker="o",
+            capsize=3,
+            label=f"{dataset}: {TASK_NAMES[task]}",
+        )
     axis.axhline(0, color="grey", linewidth=1)
     axis.set_xscale("log")
     axis.set_xlabel("total parameters (log scale)")
@@ -307,10 +338,16 @@ def cost_figure(tidy: pd.DataFrame) -> Figure:
         for (model, strategy, length), points in rows.groupby(
             ["model", "strategy", "prompt_length"], sort=False
         ):
-            axis.errorbar(points["train_seconds"], points["mean"], yerr=_error(points["sd"]),
-                          marker=styles[model][0], linestyle="none", capsize=2,
-                          color=STRATEGY_COLOURS[strategy],
-                          label=f"{model}, {system_label(strategy, length)}")  # fmt: skip
+            axis.errorbar(
+                points["train_seconds"],
+                points["mean"],
+                yerr=_error(points["sd"]),
+                marker=styles[model][0],
+                linestyle="none",
+                capsize=2,
+                color=STRATEGY_COLOURS[strategy],
+                label=f"{model}, {system_label(strategy, length)}",
+            )
         axis.set_xscale("log")
         axis.set_xlabel("training time (s, log scale, mean over seeds)")
         _f1_axis(axis, f"{dataset}: {TASK_NAMES[task]}")
@@ -325,14 +362,22 @@ def learning_curve_figure(history: Sequence[Mapping]) -> Figure:
     figure = Figure(figsize=(6, 2.6), layout="constrained")
     axis = figure.subplots()
     epochs = [line["epoch"] for line in history]
-    for key, label in (("dev_concepts_f1", "dev concepts F1"),
-                       ("dev_relations_f1", "dev relations F1"),
-                       ("dev_score", "dev score (mean)")):  # fmt: skip
+    for key, label in (
+        ("dev_concepts_f1", "dev concepts F1"),
+        ("dev_relations_f1", "dev relations F1"),
+        ("dev_score", "dev score (mean)"),
+    ):
         if all(key in line for line in history):
             axis.plot(epochs, [line[key] for line in history], marker="o", label=label)
     loss = axis.twinx()
-    loss.plot(epochs, [line["loss"] for line in history], color="grey", linestyle="--",
-              marker=".", label="training loss")  # fmt: skip
+    loss.plot(
+        epochs,
+        [line["loss"] for line in history],
+        color="grey",
+        linestyle="--",
+        marker=".",
+        label="training loss",
+    )
     axis.set_ylim(0, 1.02)
     axis.set_xlabel("epoch")
     axis.set_ylabel("dev strict micro F1")

@@ -24,12 +24,18 @@ from clinprompt.atomic import atomic_write_parquet
 from clinprompt.config import dataset_parts, split_draw
 from clinprompt.corpus import carved_size, iter_ann_files, pooled_institutions
 from clinprompt.errors import ConfigError
+from clinprompt.study import (
+    ALL_SHOTS,
+    CELL_FIELDS,
+    SOFT_STRATEGIES,
+    STRATEGY_NAMES,
+    Cell,
+    Strategy,
+    parse_shots,
+)
 from clinprompt.synth import planned_parts
 
-STRATEGIES = ("finetune", "hard", "soft", "soft-frozen")
-SOFT = frozenset({"soft", "soft-frozen"})
-COLUMNS = ("dataset", "model", "strategy", "prompt_length", "shots", "train_institution", "seed")
-ALL = "all"
+ALL = "all"  # every training institution
 
 
 def institutions(config: dict, dataset: str, split: str) -> list[str]:
@@ -131,10 +137,9 @@ def _train_institutions(config: dict, name: str, experiment: dict, dataset: str)
 
 def _check_shots(config: dict, key: str, dataset: str, institution: str, shots: object) -> str:
     """Shots as their folder label; k must fit every institution of a pool (k from each)."""
-    if shots == ALL:
-        return ALL
-    if isinstance(shots, bool) or not isinstance(shots, int) or shots < 1:
-        raise ConfigError(f"config key '{key}': shots must be a whole number >= 1 or 'all'")
+    shots = parse_shots(shots, key)
+    if shots == ALL_SHOTS:
+        return ALL_SHOTS
     for member in pooled_institutions(institution):
         pool = shot_pool(config, dataset, member)
         if pool is not None and shots > pool:
@@ -146,7 +151,7 @@ def _check_shots(config: dict, key: str, dataset: str, institution: str, shots: 
 
 
 def experiment_cells(config: dict, name: str, models: Iterable[str]) -> list[tuple]:
-    """The cells of one experiment as tuples in `COLUMNS` order."""
+    """The cells of one experiment as tuples in `CELL_FIELDS` order."""
     grid = config.get("grid") or {}
     experiment = grid["experiments"][name] or {}
     prefix = f"grid.experiments.{name}"
@@ -154,20 +159,20 @@ def experiment_cells(config: dict, name: str, models: Iterable[str]) -> list[tup
     _check_members(f"{prefix}.datasets", datasets, config["datasets"], "dataset")
     model_names = _axis(experiment, grid, "models", [])
     _check_members(f"{prefix}.models", model_names, models, "model")
-    strategies = _axis(experiment, grid, "strategies", STRATEGIES)
+    strategies = _axis(experiment, grid, "strategies", STRATEGY_NAMES)
     lengths = [int(n) for n in _axis(experiment, grid, "prompt_lengths", [])]
-    if SOFT.intersection(strategies) and not lengths:
+    if set(SOFT_STRATEGIES).intersection(strategies) and not lengths:
         raise ConfigError(f"config key '{prefix}.prompt_lengths': soft strategies need one")
     seeds = [int(n) for n in _axis(experiment, grid, "seeds", [])]
     if not model_names or not seeds:
         raise ConfigError(f"config key 'grid': experiment '{name}' has no models or no seeds")
-    variants = [(s, n) for s in strategies for n in (lengths if s in SOFT else [0])]
+    variants = [(s, n) for s in strategies for n in (lengths if s in SOFT_STRATEGIES else [0])]
     cells = []
     for dataset in datasets:
         for institution in _train_institutions(config, name, experiment, dataset):
             shots = [
                 _check_shots(config, f"{prefix}.shots", dataset, institution, k)
-                for k in _axis(experiment, grid, "shots", [ALL])
+                for k in _axis(experiment, grid, "shots", [ALL_SHOTS])
             ]
             for model, (strategy, length), k, seed in itertools.product(
                 model_names, variants, shots, seeds
@@ -178,9 +183,9 @@ def experiment_cells(config: dict, name: str, models: Iterable[str]) -> list[tup
 
 def _selected(frame: pd.DataFrame, select: dict | None) -> pd.DataFrame:
     for key, values in (select or {}).items():
-        if key not in COLUMNS:
+        if key not in CELL_FIELDS:
             raise ConfigError(
-                f"config key 'select.{key}' is not known (allowed here: {', '.join(COLUMNS)})"
+                f"config key 'select.{key}' is not known (allowed here: {', '.join(CELL_FIELDS)})"
             )
         values = values if isinstance(values, list) else [values]
         frame = frame[frame[key].astype(str).isin([str(v) for v in values])]
@@ -194,49 +199,44 @@ def grid_frame(config: dict, models: Iterable[str]) -> pd.DataFrame:
     for name in (config.get("grid") or {}).get("experiments") or {}:
         for cell in experiment_cells(config, name, models):
             membership.setdefault(cell, []).append(name)
-    frame = pd.DataFrame(list(membership), columns=list(COLUMNS))
+    frame = pd.DataFrame(list(membership), columns=list(CELL_FIELDS))
     frame["experiments"] = [",".join(names) for names in membership.values()]
     frame = _selected(frame, config.get("select"))
-    return frame.sort_values(list(COLUMNS), key=_sort_key).reset_index(drop=True)
+    return frame.sort_values(list(CELL_FIELDS), key=_sort_key).reset_index(drop=True)
 
 
 def _sort_key(column: pd.Series) -> pd.Series:
     if column.name == "shots":
-        return column.map(lambda k: float("inf") if k == ALL else int(k))
+        return column.map(lambda k: float("inf") if k == ALL_SHOTS else int(k))
     return column
-
-
-def cell_folder(row: pd.Series | dict, root: str = "results") -> Path:
-    """The readable output folder of a grid cell."""
-    return Path(
-        root, row["dataset"], row["model"], row["strategy"], f"p{row['prompt_length']}",
-        f"k{row['shots']}", row["train_institution"], f"seed{row['seed']}",
-    )  # fmt: skip
 
 
 def metrics_files(config: dict, frame: pd.DataFrame, root: str = "results") -> list[str]:
     """The metrics JSON of every cell and test institution of the grid."""
     tests = {dataset: institutions(config, dataset, "test") for dataset in config["datasets"]}
     return [
-        str(cell_folder(row, root) / "metrics" / f"{test}.json")
+        str(Cell.from_record(row).folder(root) / "metrics" / f"{test}.json")
         for _, row in frame.iterrows()
         for test in tests[row["dataset"]]
     ]
 
 
 def cell_metrics_paths(
-    config: dict, models: Iterable[str], cell: dict, test_institution: str | None = None,
+    config: dict,
+    models: Iterable[str],
+    cell: dict,
+    test_institution: str | None = None,
     root: str = "results",
-) -> list[str]:  # fmt: skip
+) -> list[str]:
     """The metrics files of one cell (all test institutions, or one), after checking the cell.
 
-    `cell` has the `COLUMNS` keys; an impossible cell is a `ConfigError` naming the axis.
+    `cell` has the `CELL_FIELDS` keys; an impossible cell is a `ConfigError` naming the axis.
     """
     dataset = cell["dataset"]
     _check_members("dataset", [dataset], config["datasets"], "dataset")
     _check_members("model", [cell["model"]], models, "model")
-    _check_members("strategy", [cell["strategy"]], STRATEGIES, "strategy")
-    soft = cell["strategy"] in SOFT
+    _check_members("strategy", [cell["strategy"]], STRATEGY_NAMES, "strategy")
+    soft = Strategy.named(cell["strategy"]).soft
     if soft != (cell["prompt_length"] > 0):
         need = "a prompt length >= 1" if soft else "prompt length 0 (no soft prompt)"
         raise ConfigError(f"config key 'prompt_length': strategy {cell['strategy']} needs {need}")
@@ -247,13 +247,13 @@ def cell_metrics_paths(
     if test_institution is not None:
         _check_members("test_institution", [test_institution], tests, "institution")
         tests = [test_institution]
-    folder = cell_folder({**cell, "shots": shots}, root)
+    folder = Cell.from_record({**cell, "shots": shots}).folder(root)
     return [str(folder / "metrics" / f"{test}.json") for test in tests]
 
 
 def write_grid(cells: list[dict], path: Path) -> None:
     """The grid frame (records as `grid_frame` makes them) written atomically as Parquet."""
-    frame = pd.DataFrame(cells, columns=[*COLUMNS, "experiments"])
+    frame = pd.DataFrame(cells, columns=[*CELL_FIELDS, "experiments"])
     frame = frame.astype({"prompt_length": "int64", "seed": "int64", "shots": "str"})
     atomic_write_parquet(frame, path)
 
@@ -265,11 +265,14 @@ def gpu_hours(frame: pd.DataFrame, models: dict) -> pd.DataFrame:
 
     spec = frame["model"].map(models)
     gpus = [job_gpus(s, strategy) for s, strategy in zip(spec, frame["strategy"], strict=True)]
-    plan = pd.DataFrame({"model": frame["model"], "gpus": gpus,
-                         "hours": [s.runtime_minutes / 60 for s in spec]})  # fmt: skip
+    plan = pd.DataFrame(
+        {"model": frame["model"], "gpus": gpus, "hours": [s.runtime_minutes / 60 for s in spec]}
+    )
     plan["gpu_hours"] = plan["gpus"] * plan["hours"]
     table = plan.groupby("model", sort=False).agg(
-        cells=("gpus", "size"), min_gpus=("gpus", "min"), max_gpus=("gpus", "max"),
+        cells=("gpus", "size"),
+        min_gpus=("gpus", "min"),
+        max_gpus=("gpus", "max"),
         gpu_hours=("gpu_hours", "sum"),
-    )  # fmt: skip
+    )
     return table.reset_index()

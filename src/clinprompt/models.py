@@ -27,8 +27,8 @@ from clinprompt.encoder import Encoder
 from clinprompt.errors import ConfigError
 from clinprompt.heads import PairHead, SpanGold, SpanHead, SpanOutputs, TagHead, ValueHead
 from clinprompt.prompts import DeepPrompt, InputPrompt, trainable_share
+from clinprompt.study import Strategy
 
-STRATEGIES = ("finetune", "hard", "soft", "soft-frozen")
 PROMPT_MODES = ("deep", "input")
 VALUE_LOSS_WEIGHT = 1.0
 
@@ -46,27 +46,20 @@ class ModelSettings:
     positive_weight: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.strategy not in STRATEGIES:
-            raise ConfigError(f"strategy '{self.strategy}' unknown (use {', '.join(STRATEGIES)})")
         if self.prompt_mode not in PROMPT_MODES:
             raise ConfigError(f"prompt_mode '{self.prompt_mode}' unknown (use deep or input)")
-        if self.soft and self.prompt_length < 1:
+        if self.kind.soft and self.prompt_length < 1:
             raise ConfigError(f"strategy '{self.strategy}' needs a prompt length >= 1")
-        if not self.soft and self.prompt_length:
+        if not self.kind.soft and self.prompt_length:
             raise ConfigError(
                 f"prompt length {self.prompt_length} given for '{self.strategy}', which has no "
                 "soft prompt (use 0)"
             )
 
     @property
-    def soft(self) -> bool:
-        """Whether the strategy learns soft prompts."""
-        return self.strategy in ("soft", "soft-frozen")
-
-    @property
-    def frozen(self) -> bool:
-        """Whether the pretrained encoder stays fixed."""
-        return self.strategy == "soft-frozen"
+    def kind(self) -> Strategy:
+        """The strategy (checked)."""
+        return Strategy.named(self.strategy)
 
 
 class ExtractionModel(nn.Module):
@@ -86,7 +79,7 @@ class ExtractionModel(nn.Module):
         self.encoder = encoder
         config = encoder.config
         hidden = config.hidden_size
-        if settings.strategy == "finetune":
+        if settings.kind.entity_markers:
             self.tag_head = TagHead(hidden, n_bio_labels)
             self.pair_head = PairHead(hidden, n_relation_types)
         else:
@@ -98,14 +91,18 @@ class ExtractionModel(nn.Module):
             )
         self.value_head = ValueHead(hidden, n_values) if n_values else None
         self.prompt: nn.Module | None = None
-        if settings.soft and settings.prompt_mode == "deep":
+        if settings.kind.soft and settings.prompt_mode == "deep":
             self.prompt = DeepPrompt(
-                n_prompt_types, settings.prompt_length, config.num_layers, config.num_heads,
-                config.head_dim, settings.reparameterize,
-            )  # fmt: skip
-        elif settings.soft:
+                n_prompt_types,
+                settings.prompt_length,
+                config.num_layers,
+                config.num_heads,
+                config.head_dim,
+                settings.reparameterize,
+            )
+        elif settings.kind.soft:
             self.prompt = InputPrompt(n_prompt_types, settings.prompt_length, hidden)
-        if settings.frozen:
+        if settings.kind.frozen:
             encoder.freeze()
 
     def encode(self, batch: dict[str, Tensor]) -> Tensor:

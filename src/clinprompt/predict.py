@@ -38,6 +38,7 @@ from clinprompt.brat import (
     Relation,
     write_document,
 )
+from clinprompt.corpus import entity_row
 from clinprompt.decode import (
     SpanPrediction,
     SpanThresholds,
@@ -48,14 +49,9 @@ from clinprompt.decode import (
     token_span_to_chars,
 )
 from clinprompt.events import ValueVocabulary
-from clinprompt.examples import (
-    ExampleSettings,
-    bio_examples,
-    bio_label_names,
-    concept_examples,
-    pair_examples,
-    relation_examples,
-)
+from clinprompt.examples.finetune import bio_examples, pair_examples
+from clinprompt.examples.mrc import concept_examples, relation_examples
+from clinprompt.examples.settings import ExampleSettings, bio_label_names
 from clinprompt.heads import SpanOutputs
 from clinprompt.models import ExtractionModel, autocast
 from clinprompt.schema import DatasetSchema
@@ -106,10 +102,19 @@ def decode_outputs(
 ) -> list[list[tuple[int, int, float]]]:
     """`decode_spans` of one batch of `span_outputs` under `thresholds`."""
     return decode_spans(
-        out.start_logits, out.end_logits, out.pairs, out.match_logits, out.context_mask,
-        starts, ends, width, start_threshold=thresholds.start, end_threshold=thresholds.end,
-        match_threshold=thresholds.match, counts=counts,
-    )  # fmt: skip
+        out.start_logits,
+        out.end_logits,
+        out.pairs,
+        out.match_logits,
+        out.context_mask,
+        starts,
+        ends,
+        width,
+        start_threshold=thresholds.start,
+        end_threshold=thresholds.end,
+        match_threshold=thresholds.match,
+        counts=counts,
+    )
 
 
 def value_probabilities(
@@ -179,10 +184,14 @@ class _ValueVotes:
                 continue
             allowed = self.vocabulary.allowed[entity.type]
             best = allowed[int(summed[list(allowed)].argmax())]
-            found.append(Attribute(
-                f"A{len(found) + 1}", self.vocabulary.attributes[entity.type], entity.id,
-                self.vocabulary.names[best],
-            ))  # fmt: skip
+            found.append(
+                Attribute(
+                    f"A{len(found) + 1}",
+                    self.vocabulary.attributes[entity.type],
+                    entity.id,
+                    self.vocabulary.names[best],
+                )
+            )
         return found
 
 
@@ -190,16 +199,27 @@ def _entity_table(documents: pd.DataFrame, entities: dict[str, list[Entity]]) ->
     """Predicted entities in the corpus table's layout (the trigger input of relations)."""
     keys = documents.set_index("document")
     rows = [
-        {"document": key, "split": keys.at[key, "split"],
-         "institution": keys.at[key, "institution"], "entity_id": e.id, "type": e.type,
-         "start": e.start, "end": e.end,
-         "fragments": [{"start": s, "end": t} for s, t in e.fragments], "text": e.text,
-         "value": None}
+        {
+            "document": key,
+            "split": keys.at[key, "split"],
+            "institution": keys.at[key, "institution"],
+            **entity_row(e),
+        }
         for key, doc_entities in entities.items()
         for e in doc_entities
-    ]  # fmt: skip
-    columns = ["document", "split", "institution", "entity_id", "type", "start", "end",
-               "fragments", "text", "value"]  # fmt: skip
+    ]
+    columns = [
+        "document",
+        "split",
+        "institution",
+        "entity_id",
+        "type",
+        "start",
+        "end",
+        "fragments",
+        "text",
+        "value",
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -252,26 +272,32 @@ class Predictor:
         self._from_relations: dict[str, list[str]] = defaultdict(list)
         texts = dict(zip(documents["document"], documents["text"], strict=True))
         self._votes = _ValueVotes(self.vocabulary, texts)
-        if self.model.settings.strategy == "finetune":
+        if self.model.settings.kind.entity_markers:
             entities = self._tagged_concepts(documents, texts)
         else:
             entities = self._queried_concepts(documents, texts)
         table = _entity_table(documents, entities)
         if not relations:
             pairs = {}
-        elif self.model.settings.strategy == "finetune":
+        elif self.model.settings.kind.entity_markers:
             pairs = self._paired_relations(documents, table)
         else:
             pairs = self._queried_relations(documents, texts, table, entities)
         from_relations = self._from_relations
         return {
-            key: Document(key.rsplit("/", 1)[-1], texts[key], entities.get(key, []),
-                          pairs.get(key, []), notes=[
-                              Note(f"#{n}", "AnnotatorNotes", entity_id, RELATION_ANSWER)
-                              for n, entity_id in enumerate(from_relations.get(key, []), 1)
-                          ], attributes=self._votes.attributes(key, entities.get(key, [])))
+            key: Document(
+                key.rsplit("/", 1)[-1],
+                texts[key],
+                entities.get(key, []),
+                pairs.get(key, []),
+                notes=[
+                    Note(f"#{n}", "AnnotatorNotes", entity_id, RELATION_ANSWER)
+                    for n, entity_id in enumerate(from_relations.get(key, []), 1)
+                ],
+                attributes=self._votes.attributes(key, entities.get(key, [])),
+            )
             for key in documents["document"]
-        }  # fmt: skip
+        }
 
     def _queried_concepts(
         self, documents: pd.DataFrame, texts: dict[str, str]
@@ -279,9 +305,14 @@ class Predictor:
         frame, _ = concept_examples(documents, self.schema, self.tokenizer, self.settings)
         found: dict[str, list[SpanPrediction]] = defaultdict(list)
         for row, spans, values in _span_predictions(
-            self.model, frame, texts, self.batch_size, self.pad_id, self.counts,
+            self.model,
+            frame,
+            texts,
+            self.batch_size,
+            self.pad_id,
+            self.counts,
             self.thresholds.get("concept", SpanThresholds()),
-        ):  # fmt: skip
+        ):
             for (i, j, score), value in zip(spans, values, strict=True):
                 start, end = token_span_to_chars(i, j, row.token_starts, row.token_ends)
                 found[row.document].append(SpanPrediction(row.query_type, start, end, score))
@@ -301,11 +332,14 @@ class Predictor:
             labels = logits.argmax(-1).cpu()
             spans = [
                 bio_decode_words(
-                    labels[b, : len(row.token_starts)].tolist(), texts[row.document],
-                    list(row.token_starts), list(row.token_ends), names,
+                    labels[b, : len(row.token_starts)].tolist(),
+                    texts[row.document],
+                    list(row.token_starts),
+                    list(row.token_ends),
+                    names,
                 )
                 for b, row in enumerate(part.itertuples())
-            ]  # fmt: skip
+            ]
             values = value_probabilities(self.model, hidden_states, spans)
             for row, row_spans, row_values in zip(part.itertuples(), spans, values, strict=True):
                 for (i, j, kind), value in zip(row_spans, row_values, strict=True):

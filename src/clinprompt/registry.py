@@ -23,8 +23,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from clinprompt.encoder import ARCHITECTURES, EncoderConfig, tiny_config, tiny_random_checkpoint
+from clinprompt.encoder_config import ARCHITECTURES, EncoderConfig, tiny_config
 from clinprompt.errors import ConfigError
+from clinprompt.study import STRATEGY_NAMES, Strategy
 
 MODELS_ROOT = Path("results/models")
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -69,15 +70,21 @@ BUILTIN_MODELS: dict[str, dict] = {
     "tiny-roberta": {"path": "tiny:roberta"},
     "tiny-megatron-bert": {"path": "tiny:megatron-bert"},
     "gatortron-base": {
-        "path": "UFNLP/gatortron-base", "architecture": "megatron-bert", "parameters": "345M"
+        "path": "UFNLP/gatortron-base",
+        "architecture": "megatron-bert",
+        "parameters": "345M",
     },
     "gatortron-medium": {
-        "path": "UFNLP/gatortron-medium", "architecture": "megatron-bert", "parameters": "3.9B"
+        "path": "UFNLP/gatortron-medium",
+        "architecture": "megatron-bert",
+        "parameters": "3.9B",
     },
     "gatortron-large": {
-        "path": "UFNLP/gatortron-large", "architecture": "megatron-bert", "parameters": "8.9B"
+        "path": "UFNLP/gatortron-large",
+        "architecture": "megatron-bert",
+        "parameters": "8.9B",
     },
-}  # fmt: skip
+}
 
 
 @dataclass(frozen=True)
@@ -119,11 +126,10 @@ class StrategyBudget:
     patience: int | None = 3
 
 
+FROZEN_BUDGET = StrategyBudget(epochs_factor=3.0, lr_head_factor=3.0, patience=5)
 STRATEGY_BUDGETS = {
-    "finetune": StrategyBudget(),
-    "hard": StrategyBudget(),
-    "soft": StrategyBudget(),
-    "soft-frozen": StrategyBudget(epochs_factor=3.0, lr_head_factor=3.0, patience=5),
+    name: FROZEN_BUDGET if Strategy.named(name).frozen else StrategyBudget()
+    for name in STRATEGY_NAMES
 }
 
 
@@ -131,7 +137,7 @@ def job_gpus(spec: ModelSpec, strategy: str) -> int:
     """GPUs a training job asks for: the registry's count, but one for a frozen encoder whose
     bf16 weights fill at most half of one GPU (frozen weights carry no gradients or moments)."""
     frozen_bytes = spec.parameters * BF16_BYTES
-    if strategy == "soft-frozen" and frozen_bytes <= spec.gpu_memory_gb * 2**30 / 2:
+    if Strategy.named(strategy).frozen and frozen_bytes <= spec.gpu_memory_gb * 2**30 / 2:
         return 1
     return spec.gpus
 
@@ -205,6 +211,8 @@ def _tiny_folder(architecture: str, root: Path) -> Path:
     if (folder / "model.safetensors").is_file():
         return folder
     tiny_config(architecture)  # a clear error for an unknown architecture, before any writing
+    from clinprompt.encoder import tiny_random_checkpoint  # torch, only when a model is built
+
     tmp = root / f".tiny-{architecture}.tmp{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tiny_random_checkpoint(tmp, architecture)

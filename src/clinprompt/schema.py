@@ -222,9 +222,17 @@ def _require(data: dict, key: str, where: str):
 
 def _schema_from_mapping(data: dict, where: str) -> DatasetSchema:
     known = {
-        "name", "description", "entities", "relations", "events", "attributes",
-        "labeled_arguments", "relation_queries", "queries", "annotation_conf",
-    }  # fmt: skip
+        "name",
+        "description",
+        "entities",
+        "relations",
+        "events",
+        "attributes",
+        "labeled_arguments",
+        "relation_queries",
+        "queries",
+        "annotation_conf",
+    }
     for key in data:
         if key not in known:
             raise ConfigError(f"{where}: unknown key '{key}' (allowed: {', '.join(sorted(known))})")

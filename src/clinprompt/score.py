@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -144,6 +144,31 @@ def micro_json(table: CountTable) -> dict:
     if table.ci is not None:
         block["ci"] = ci_json(table.ci)
     return block
+
+
+@dataclass(frozen=True)
+class MicroScore:
+    """The micro block of one target and mode, as the package reads it back from a report
+    (`report[target][mode]["micro"]`; the events block has no modes)."""
+
+    precision: float
+    recall: float
+    f1: float
+    tp: int
+    fp: int
+    fn: int
+    ci: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, block: dict) -> MicroScore:
+        """The score of a micro block (`micro_json`'s output)."""
+        ci = {name: (float(low), float(high)) for name, (low, high) in block.get("ci", {}).items()}
+        return cls(*(block[name] for name in (*METRICS, *COUNTS)), ci=ci)
+
+    @classmethod
+    def read(cls, report: dict, target: str, mode: str = "strict") -> MicroScore:
+        """The micro score of `target` (entities, relations ...) in `mode` of a report."""
+        return cls.of(report[target][mode]["micro"])
 
 
 # --------------------------------------------------------------------------- reading

@@ -25,8 +25,13 @@ from clinprompt.brat import Document
 from clinprompt.corpus import CorpusTables, table_documents
 from clinprompt.score import DocumentPair, evaluate, metrics
 
-BASELINE_COLUMNS = ("train_institution", "test_institution", "test_strings", "seen_share",
-                    "dictionary_f1")  # fmt: skip
+BASELINE_COLUMNS = (
+    "train_institution",
+    "test_institution",
+    "test_strings",
+    "seen_share",
+    "dictionary_f1",
+)
 
 
 @dataclass
@@ -95,10 +100,12 @@ def _count_block(
     counts = frame.groupby(["type", "split", "institution"]).size()
     types = sorted(set(frame["type"]))
     block = pd.DataFrame(
-        {label: [counts.get((t, s, i), 0) for t in types]
-         for label, (s, i) in zip(labels, columns, strict=True)},
+        {
+            label: [counts.get((t, s, i), 0) for t in types]
+            for label, (s, i) in zip(labels, columns, strict=True)
+        },
         index=pd.MultiIndex.from_product([[kind], types], names=["kind", "type"]),
-    )  # fmt: skip
+    )
     return block.astype("int64")
 
 
@@ -119,8 +126,11 @@ def dictionary_baseline(
     for institution in sorted(set(docs.loc[docs["split"] == "test", "institution"])):
         test = docs[(docs["split"] == "test") & (docs["institution"] == institution)]
         mentions = entities[entities["document"].isin(test["document"])]
-        tests[institution] = (test, table_documents(tables, list(test["document"])),
-                              mention_dictionary(mentions, types))  # fmt: skip
+        tests[institution] = (
+            test,
+            table_documents(tables, list(test["document"])),
+            mention_dictionary(mentions, types),
+        )
     rows = []
     train_institutions = docs.loc[docs["split"].isin(training_splits), "institution"]
     for train_institution in sorted(set(train_institutions)):

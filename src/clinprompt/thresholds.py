@@ -41,9 +41,12 @@ def _f1(tp: int, predicted: int, gold: int) -> float:
 
 @torch.inference_mode()
 def choose_thresholds(
-    model: ExtractionModel, frame: pd.DataFrame, texts: dict[str, str], batch_size: int,
+    model: ExtractionModel,
+    frame: pd.DataFrame,
+    texts: dict[str, str],
+    batch_size: int,
     pad_id: int,
-) -> dict[str, dict]:  # fmt: skip
+) -> dict[str, dict]:
     """Per task present in `frame`: the chosen thresholds, dev F1 at 0 and at them, rows and
     the share of rows answered (predicted at the chosen point, and gold)."""
     model.eval()
@@ -75,14 +78,23 @@ def choose_thresholds(
         best = max(grid, key=lambda p: (round(scores[p], 6), -abs(p[0]) - abs(p[1])))
         total, answered = rows[task]
         chosen[task] = {
-            "start": best[0], "end": best[0], "match": best[1],
-            "dev_f1": scores[best], "dev_f1_at_zero": scores[0.0, 0.0], "rows": total,
-            "answered_predicted": counts[task][best][3] / total, "answered_gold": answered / total,
-        }  # fmt: skip
+            "start": best[0],
+            "end": best[0],
+            "match": best[1],
+            "dev_f1": scores[best],
+            "dev_f1_at_zero": scores[0.0, 0.0],
+            "rows": total,
+            "answered_predicted": counts[task][best][3] / total,
+            "answered_gold": answered / total,
+        }
         log.info(
             "%s thresholds on dev: start/end %.1f match %.1f, span F1 %.4f (%.4f at 0)",
-            task, best[0], best[1], scores[best], scores[0.0, 0.0],
-        )  # fmt: skip
+            task,
+            best[0],
+            best[1],
+            scores[best],
+            scores[0.0, 0.0],
+        )
     return chosen
 
 
@@ -114,10 +126,15 @@ def choose_none_bias(
             tally[2] += int((gold > 0).sum())
     scores = {bias: _f1(*tally) for bias, tally in counts.items()}
     best = max(NONE_BIAS_GRID, key=lambda b: (round(scores[b], 6), -abs(b)))
-    log.info("pair no-relation bias on dev: %.1f, F1 %.4f (%.4f at 0)", best, scores[best],
-             scores[0.0])  # fmt: skip
-    return {"none_bias": best, "dev_f1": scores[best], "dev_f1_at_zero": scores[0.0],
-            "rows": len(frame)}  # fmt: skip
+    log.info(
+        "pair no-relation bias on dev: %.1f, F1 %.4f (%.4f at 0)", best, scores[best], scores[0.0]
+    )
+    return {
+        "none_bias": best,
+        "dev_f1": scores[best],
+        "dev_f1_at_zero": scores[0.0],
+        "rows": len(frame),
+    }
 
 
 def none_bias(chosen: dict[str, dict] | None) -> float:
@@ -130,7 +147,7 @@ def calibrate(
 ) -> dict[str, dict]:
     """Every decision threshold of the model's strategy on the dev rows `frame` of `tables`:
     span thresholds per task for MRC, the no-relation bias for entity-marker pairs."""
-    if model.settings.strategy != "finetune":
+    if model.settings.kind.mrc:
         texts = dict(zip(tables.documents["document"], tables.documents["text"], strict=True))
         return choose_thresholds(model, frame, texts, batch_size, pad_id)
     pairs = frame[frame["query_type"] == "pair"]

@@ -55,6 +55,7 @@ from clinprompt.distributed import (
 )
 from clinprompt.errors import ClinpromptError
 from clinprompt.models import ExtractionModel, autocast
+from clinprompt.settings import TrainSettings
 
 log = logging.getLogger(__name__)
 
@@ -63,26 +64,6 @@ CHECKPOINT = "checkpoint.pt"
 
 class Preempted(ClinpromptError):
     """SIGTERM arrived: a checkpoint was written and the run stopped; rerun to resume."""
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    """Optimisation settings of a cell."""
-
-    epochs: int = 5
-    batch_size: int = 16
-    grad_accumulation: int = 1
-    lr_encoder: float = 3e-5
-    lr_prompt: float = 5e-3
-    lr_head: float = 1e-3
-    warmup: float = 0.1
-    weight_decay: float = 0.01
-    max_grad_norm: float = 1.0
-    patience: int | None = None
-    seed: int = 0
-    compile: bool = False
-    # Read by the launcher (`cell.train_cell`), not by the loop: None = as the GPUs ask.
-    processes: int | None = None
 
 
 @dataclass
@@ -268,9 +249,14 @@ class Trainer:
         tokens = 0
         # The stderr of the moment: a workflow job's is its log file (`scripting.logging_to`).
         bar = tqdm(
-            total=len(batches), initial=skip, desc=f"epoch {epoch + 1}/{settings.epochs}",
-            file=sys.stderr, mininterval=10, leave=False, disable=not self.world.is_main,
-        )  # fmt: skip
+            total=len(batches),
+            initial=skip,
+            desc=f"epoch {epoch + 1}/{settings.epochs}",
+            file=sys.stderr,
+            mininterval=10,
+            leave=False,
+            disable=not self.world.is_main,
+        )
         for index in range(skip, len(batches)):
             kind, rows = batches[index]
             rows, weight = shard(rows, self.units, self.world)
@@ -306,9 +292,14 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
 
     def _end_epoch(
-        self, epoch: int, loss_sum: torch.Tensor, n_batches: int, tokens: int, seconds: float,
+        self,
+        epoch: int,
+        loss_sum: torch.Tensor,
+        n_batches: int,
+        tokens: int,
+        seconds: float,
         batches: list[tuple[str, list[int]]],
-    ) -> None:  # fmt: skip
+    ) -> None:
         # FSDP needs every rank in each forward pass; with DDP rank 0 scores alone.
         scores_here = self.world.is_main or self.sharded
         dev = from_main(self.score_dev(self.model) if scores_here else None, self.world)
@@ -340,6 +331,10 @@ class Trainer:
             handle.write(json.dumps(line) + "\n")
         log.info(
             "epoch %d/%d loss %.4f dev strict F1 concepts %.4f relations %.4f tokens/s %.0f",
-            epoch + 1, self.settings.epochs, line["loss"], dev.get("concepts_f1", 0.0),
-            dev.get("relations_f1", 0.0), line["tokens_per_second"],
-        )  # fmt: skip
+            epoch + 1,
+            self.settings.epochs,
+            line["loss"],
+            dev.get("concepts_f1", 0.0),
+            dev.get("relations_f1", 0.0),
+            line["tokens_per_second"],
+        )

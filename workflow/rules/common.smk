@@ -1,14 +1,16 @@
 """Helpers for the rules: dataset lookups, input functions and the targets of `rule all`."""
 
 import re
+from dataclasses import asdict
 
 from clinprompt.aggregate import TABLES
 from clinprompt.baseline import DICTIONARY, NO_MODEL, dictionary_cells
-from clinprompt.cell import Cell
 from clinprompt.config import config_or_exit, dataset_parts
 from clinprompt.figures import FIGURES
-from clinprompt.grid import cell_folder, grid_frame, institutions, metrics_files
+from clinprompt.grid import grid_frame, institutions, metrics_files
 from clinprompt.registry import job_gpus, model_registry
+from clinprompt.settings import as_params, cell_settings
+from clinprompt.study import CELL_PATH, STRATEGY_NAMES, Cell, cell_path, parse_shots
 
 CORPUS_TABLES = ("documents", "entities", "relations", "events", "attributes")
 DATASETS = sorted(config["datasets"])
@@ -59,7 +61,7 @@ def final_outputs():
     return [
         *(f"results/corpora/{dataset}/statistics.html" for dataset in DATASETS),
         *STUDY_METRICS,
-        *(f"{cell_folder(row)}/summary.html" for _, row in GRID.iterrows()),
+        *(f"{Cell.from_record(row).folder()}/summary.html" for _, row in GRID.iterrows()),
         *aggregate_outputs(),
     ]
 
@@ -75,8 +77,7 @@ def aggregate_outputs():
     ]
 
 
-CELL = "results/{dataset}/{model}/{strategy}/p{plen}/k{shots}/{train_inst}/seed{seed}"
-CELL_LOG = "{dataset}/{model}/{strategy}/p{plen}/k{shots}/{train_inst}/seed{seed}"
+CELL = f"results/{CELL_PATH}"
 MODELS = config_or_exit(model_registry, config.get("models"))
 GRID = config_or_exit(grid_frame, config, MODELS)
 GRID_METRICS = metrics_files(config, GRID)
@@ -84,14 +85,14 @@ GRID_METRICS = metrics_files(config, GRID)
 BASELINE = dictionary_cells(config, GRID)
 STUDY_CELLS = [*GRID.to_dict("records"), *BASELINE.to_dict("records")]
 STUDY_METRICS = [*GRID_METRICS, *metrics_files(config, BASELINE)]
-DICTIONARY_LOG = f"{{dataset}}/{NO_MODEL}/{DICTIONARY}/p0/k{{shots}}/{{train_inst}}/seed{{seed}}"
+DICTIONARY_LOG = cell_path(model=NO_MODEL, strategy=DICTIONARY, plen="0")
 DICTIONARY_CELL = f"results/{DICTIONARY_LOG}"
 KEEP_CHECKPOINTS = config.get("grid", {}).get("keep_checkpoints", False)
 
 
 wildcard_constraints:
     model="|".join(re.escape(name) for name in MODELS),
-    strategy="finetune|hard|soft|soft-frozen",
+    strategy="|".join(re.escape(name) for name in STRATEGY_NAMES),
     plen=r"\d+",
     shots=r"\d+|all",
     seed=r"\d+",
@@ -144,18 +145,16 @@ def cell_metrics(wildcards):
     return [f"{folder}/metrics/{test}.json" for test in test_institutions(wildcards)]
 
 
-def cell_of(wildcards):
-    """The grid cell named by a rule's wildcards."""
-    shots = wildcards.shots if wildcards.shots == "all" else int(wildcards.shots)
-    return Cell(
-        wildcards.dataset,
-        wildcards.model,
-        wildcards.strategy,
-        int(wildcards.plen),
-        shots,
-        wildcards.train_inst,
-        int(wildcards.seed),
-    )
+def cell_model(wildcards):
+    """The registry entry of the rule's model, as a param: editing it reruns its cells."""
+    return asdict(MODELS[wildcards.model])
+
+
+def cell_training(wildcards):
+    """The resolved settings of the rule's cell, as a param: a config change reruns exactly
+    the cells whose settings it changes."""
+    cell = Cell.from_wildcards(wildcards)
+    return as_params(cell_settings(config, MODELS[cell.model], cell))
 
 
 def dictionary_cell(wildcards):
@@ -165,7 +164,7 @@ def dictionary_cell(wildcards):
         "model": NO_MODEL,
         "strategy": DICTIONARY,
         "prompt_length": 0,
-        "shots": wildcards.shots if wildcards.shots == "all" else int(wildcards.shots),
+        "shots": parse_shots(wildcards.shots),
         "train_institution": wildcards.train_inst,
         "seed": int(wildcards.seed),
     }

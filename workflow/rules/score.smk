@@ -10,7 +10,7 @@ rule score_cell:
     output:
         f"{CELL}/metrics/{{test_inst}}.json",
     log:
-        f"logs/score/{CELL_LOG}/{{test_inst}}.log",
+        f"logs/score/{CELL_PATH}/{{test_inst}}.log",
     conda:
         "../../envs/core.yaml"
     params:
@@ -50,7 +50,7 @@ rule cell_summary:
             labels=CELL_LABELS,
         ),
     log:
-        f"logs/score/{CELL_LOG}/summary.log",
+        f"logs/score/{CELL_PATH}/summary.log",
     conda:
         "../../envs/core.yaml"
     script:

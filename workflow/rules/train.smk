@@ -8,9 +8,9 @@ rule train_cell:
         summary=f"{CELL}/train.json",
         predictions=directory(f"{CELL}/predictions"),
     log:
-        f"logs/train/{CELL_LOG}.log",
+        f"logs/train/{CELL_PATH}.log",
     benchmark:
-        f"results/benchmarks/train/{CELL_LOG}.tsv"
+        f"results/benchmarks/train/{CELL_PATH}.tsv"
     conda:
         "../../envs/train.yaml"
     threads: train_threads
@@ -19,7 +19,8 @@ rule train_cell:
         mem_mb=train_mem_mb,
         runtime=train_runtime,
     params:
-        cell=cell_of,
+        model=cell_model,
+        settings=cell_training,
         schema=dataset_schema,
         test_institutions=test_institutions,
         keep_weights=KEEP_CHECKPOINTS,

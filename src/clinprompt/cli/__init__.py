@@ -20,8 +20,14 @@ from clinprompt.cli import score as score_commands
 from clinprompt.cli import synth as synth_commands
 from clinprompt.errors import ClinpromptError
 
-COMMAND_GROUPS = (brat_commands, synth_commands, corpus_commands, score_commands, cell_commands,
-                  aggregate_commands)  # fmt: skip
+COMMAND_GROUPS = (
+    brat_commands,
+    synth_commands,
+    corpus_commands,
+    score_commands,
+    cell_commands,
+    aggregate_commands,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,9 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from clinprompt.brat import iter_ann_files, read_document, validate_corpus
+from clinprompt.brat import iter_ann_files, read_document
 from clinprompt.schema import load_schema
 from clinprompt.stats import AnnotationCounts
+from clinprompt.validation import validate_corpus
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

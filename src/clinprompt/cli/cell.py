@@ -15,12 +15,9 @@ import yaml
 
 from clinprompt.config import validate_config
 from clinprompt.errors import ConfigError
+from clinprompt.study import ALL_SHOTS, STRATEGY_NAMES, Cell, parse_shots
 
 CONFIG_SCHEMA = Path(__file__).resolve().parents[3] / "workflow/schemas/config.schema.yaml"
-
-
-def _shots(value: str) -> int | str:
-    return value if value == "all" else int(value)
 
 
 def _add_cell_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,14 +29,14 @@ def _add_cell_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--model", required=True, help="a model registry name")
-    parser.add_argument(
-        "--strategy", required=True, choices=["finetune", "hard", "soft", "soft-frozen"]
-    )
+    parser.add_argument("--strategy", required=True, choices=STRATEGY_NAMES)
     parser.add_argument("--prompt-length", type=int, default=0)
-    parser.add_argument("--shots", type=_shots, default="all", help="k training documents or all")
+    parser.add_argument(
+        "--shots", type=parse_shots, default=ALL_SHOTS, help="k training documents or all"
+    )
     parser.add_argument("--train-institution", required=True)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--results", type=Path, default=Path("results"))  # fmt: skip
+    parser.add_argument("--results", type=Path, default=Path("results"))
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -61,7 +58,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.set_defaults(handler=run_train)
     predict = subparsers.add_parser("predict", help="predict and score one cell's test set")
     _add_cell_arguments(predict)
-    predict.add_argument("--test-institution", required=True)
+    predict.add_argument(
+        "--test-institution", required=True, nargs="+", help="one or more test institutions"
+    )
     predict.set_defaults(handler=run_predict)
 
 
@@ -77,9 +76,15 @@ def run_cell_paths(args: argparse.Namespace) -> int:
     from clinprompt.registry import model_registry
 
     config = _config(args.config)
-    cell = {"dataset": args.dataset, "model": args.model, "strategy": args.strategy,
-            "prompt_length": args.prompt_length, "shots": args.shots,
-            "train_institution": args.train_institution, "seed": args.seed}  # fmt: skip
+    cell = {
+        "dataset": args.dataset,
+        "model": args.model,
+        "strategy": args.strategy,
+        "prompt_length": args.prompt_length,
+        "shots": args.shots,
+        "train_institution": args.train_institution,
+        "seed": args.seed,
+    }
     models = model_registry(config.get("models"))
     for path in cell_metrics_paths(config, models, cell, args.test_institution, args.results):
         print(path)
@@ -101,39 +106,47 @@ def run_plan(args: argparse.Namespace) -> int:
 
 
 def _load(args: argparse.Namespace):
-    from clinprompt.cell import Cell, cell_setup
+    from clinprompt.corpus import Dataset
+    from clinprompt.settings import cell_setup
 
     config = _config(args.config)
     if args.dataset not in config["datasets"]:
         raise ConfigError(f"dataset '{args.dataset}' not in {args.config}")
-    cell = Cell(args.dataset, args.model, args.strategy, args.prompt_length, args.shots,
-                args.train_institution, args.seed)  # fmt: skip
+    cell = Cell(
+        args.dataset,
+        args.model,
+        args.strategy,
+        args.prompt_length,
+        args.shots,
+        args.train_institution,
+        args.seed,
+    )
     spec, settings = cell_setup(config, cell)
     tables = args.results / "corpora" / args.dataset / "tables"
-    return cell, spec, settings, tables, config["datasets"][args.dataset]["schema"]
+    return cell, spec, settings, Dataset.read(tables, config["datasets"][args.dataset]["schema"])
 
 
 def run_train(args: argparse.Namespace) -> int:
     """Train and print the summary (counts, scores, costs)."""
     from clinprompt.cell import train_cell
 
-    cell, spec, settings, tables, schema = _load(args)
+    cell, spec, settings, data = _load(args)
     if args.processes is not None:
         settings = replace(settings, train=replace(settings.train, processes=args.processes))
-    summary = train_cell(cell, tables, schema, spec, settings, cell.folder(args.results))
+    summary = train_cell(cell, data, spec, settings, cell.folder(args.results))
     summary.pop("history")
     print(json.dumps(summary, indent=1))
     return 0
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    """Predict, write `.ann` files and the metrics JSON; print the metrics path."""
-    from clinprompt.cell import predict_cell
+    """Predict every named test institution, as the workflow does: `.ann` files under the
+    cell's `predictions/` and one metrics JSON per institution; print the metrics paths."""
+    from clinprompt.cell import predict_and_score
 
-    cell, spec, settings, tables, schema = _load(args)
+    cell, spec, settings, data = _load(args)
     folder = cell.folder(args.results)
-    metrics = folder / "metrics" / f"{args.test_institution}.json"
-    predict_cell(cell, tables, schema, spec, settings, folder, args.test_institution,
-                 folder / "predictions" / args.test_institution, metrics)  # fmt: skip
-    print(metrics)
+    predict_and_score(cell, data, spec, settings, folder, args.test_institution)
+    for institution in args.test_institution:
+        print(folder / "metrics" / f"{institution}.json")
     return 0

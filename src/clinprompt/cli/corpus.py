@@ -25,17 +25,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     corpus.add_argument("out", type=Path, help="folder for the <kind>.parquet tables")
     corpus.add_argument("--schema", required=True, help="dataset schema name or YAML path")
     corpus.add_argument(
-        "--part", action="append", required=True, metavar="SPLIT:INSTITUTION:PATH",
+        "--part",
+        action="append",
+        required=True,
+        metavar="SPLIT:INSTITUTION:PATH",
         help="a BRAT folder with its split (train/dev/test) and institution; repeat",
-    )  # fmt: skip
+    )
     corpus.add_argument("--dev-fraction", type=float, default=0.1)
     corpus.add_argument("--dev-seed", type=int, default=0)
     corpus.add_argument("--skip-invalid", action="store_true")
     corpus.add_argument("--trust-offsets", action="store_true")
     corpus.add_argument(
-        "--on-invalid", choices=ON_INVALID, default="stop",
+        "--on-invalid",
+        choices=ON_INVALID,
+        default="stop",
         help="drop_annotation: keep documents, drop only their invalid lines (counted)",
-    )  # fmt: skip
+    )
     corpus.set_defaults(handler=run_corpus)
 
 
