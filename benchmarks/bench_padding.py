@@ -1,10 +1,10 @@
 """Padding waste of length-bucketed batches on the synthetic corpora's MRC training rows.
 
-Writes the embedded synthetic corpora (`clinprompt.synth`, default sizes), reads them into
+Writes the embedded synthetic corpora (`clinprompt.synth.corpora`, default sizes), reads them into
 corpus tables, builds the `hard` and `soft` example tables at `max_length` tokens (negatives
 down-sampled 1:1, as `config/paper.yaml` trains) with the bundled MiniLM tokenizer, keeps the
 training rows and measures, for several batch sizes, the padded positions per real token of
-`clinprompt.batching.bucketed_batches` (dynamic padding) against padding every row to
+`clinprompt.train.batching.bucketed_batches` (dynamic padding) against padding every row to
 `max_length` (the study's code). The row lengths are kept in the result: `bench_train` draws
 its realistic MRC length mix from them, on machines without the tokenizer package too.
 
@@ -23,13 +23,13 @@ import pandas as pd
 import torch
 from render_docs import RESULTS, environment, table, write_result
 
-from clinprompt.batching import POOL_BATCHES, bucketed_batches, padding_waste
-from clinprompt.corpus import CorpusPart, build_tables
-from clinprompt.encoder import bundled_tokenizer_folder, load_tokenizer
+from clinprompt.corpus.schema import load_schema
+from clinprompt.corpus.tables import CorpusPart, build_tables
 from clinprompt.examples.settings import ExampleSettings
 from clinprompt.examples.tables import build_examples
-from clinprompt.schema import load_schema
-from clinprompt.synth import KINDS, planned_parts, write_synthetic_corpus
+from clinprompt.model.encoder import bundled_tokenizer_folder, load_tokenizer
+from clinprompt.synth.corpora import KINDS, planned_parts, write_synthetic_corpus
+from clinprompt.train.batching import POOL_BATCHES, bucketed_batches, padding_waste
 
 STRATEGIES = ("hard", "soft")
 BATCH_SIZES = (8, 16, 32)
@@ -146,7 +146,7 @@ def main() -> int:
     notes = [
         f"Notes per corpus part: {sizes}; dev carved from train (15%), negatives down-sampled "
         "1:1; MiniLM WordPiece tokens (GatorTron's own vocabulary counts somewhat differently).",
-        f"Bucketed: `clinprompt.batching.bucketed_batches` (seed {SEED}, pools of "
+        f"Bucketed: `clinprompt.train.batching.bucketed_batches` (seed {SEED}, pools of "
         f"{POOL_BATCHES} batches sorted by length), each batch padded to its longest row.",
     ]
     write_result(

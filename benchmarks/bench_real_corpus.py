@@ -7,7 +7,7 @@ builds the corpus tables, keeps the first `--dev` dev and `--test` test sentence
 trains one cell per strategy on the same seeded draw of `--shots` training sentences (epochs
 per strategy from `--epochs`), `--jobs` cells side by side, each on its share of the threads,
 and scores the test sentences end to end with 95% bootstrap intervals; the dictionary baseline
-(`clinprompt.baseline`) is built from the same training sentences. It writes `--out`
+(`clinprompt.predict.baseline`) is built from the same training sentences. It writes `--out`
 (`docs/real-corpus.md`): the validation summary, concepts and end-to-end relations (strict
 and lenient, with intervals), and each strategy's margin over the dictionary on concepts
 (paired bootstrap over the test sentences); and the dev learning curves to `--figure`.
@@ -39,14 +39,14 @@ import yaml
 from bench_strategies import f1_text, learning_curves, side_by_side, train_and_score
 from render_docs import REPO, environment
 
-from clinprompt.aggregate import TASKS, CellScores
-from clinprompt.baseline import DICTIONARY, NO_MODEL, score_dictionary
-from clinprompt.bootstrap import Comparison, compare_tables, resample_weights
 from clinprompt.cell import select_documents
 from clinprompt.config import dataset_parts, split_draw, validate_config
-from clinprompt.corpus import CorpusTables, build_tables, validate_parts
-from clinprompt.schema import load_schema
-from clinprompt.score import CountTable, MicroScore
+from clinprompt.corpus.schema import load_schema
+from clinprompt.corpus.tables import CorpusTables, build_tables, validate_parts
+from clinprompt.predict.baseline import DICTIONARY, NO_MODEL, score_dictionary
+from clinprompt.report.aggregate import TASKS, CellScores
+from clinprompt.score.bootstrap import Comparison, compare_tables, resample_weights
+from clinprompt.score.n2c2 import CountTable, MicroScore
 from clinprompt.study import Cell, Strategy
 
 CONFIG = REPO / "config/examples/pgxcorpus.yaml"

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from clinprompt.bootstrap import resample_weights, with_intervals
-from clinprompt.brat import Document, Entity, Relation, write_document
-from clinprompt.score import (
+from clinprompt.corpus.brat import Document, Entity, Relation, write_document
+from clinprompt.score.bootstrap import resample_weights, with_intervals
+from clinprompt.score.n2c2 import (
     DocumentPair,
     MicroScore,
     evaluate,

@@ -31,22 +31,22 @@ import torch
 import yaml
 from matplotlib.figure import Figure
 
-from clinprompt.baseline import dictionary_predictions, mention_dictionary
 from clinprompt.cell import predict_and_score, train_cell
-from clinprompt.cell_score import score_predictions
-from clinprompt.corpus import (
+from clinprompt.corpus.schema import load_schema
+from clinprompt.corpus.tables import (
     CorpusPart,
     CorpusTables,
     Dataset,
     table_documents,
     write_corpus_tables,
 )
-from clinprompt.figures import STRATEGY_COLOURS
-from clinprompt.schema import load_schema
-from clinprompt.score import MicroScore
+from clinprompt.predict.baseline import dictionary_predictions, mention_dictionary
+from clinprompt.report.figures import STRATEGY_COLOURS
+from clinprompt.score.cell import score_predictions
+from clinprompt.score.n2c2 import MicroScore
 from clinprompt.settings import cell_setup
 from clinprompt.study import Cell
-from clinprompt.synth import KINDS, write_synthetic_corpus
+from clinprompt.synth.corpora import KINDS, write_synthetic_corpus
 
 REPO = Path(__file__).resolve().parents[1]
 PROMPT_LENGTHS = {"finetune": 0, "hard": 0, "soft": 8, "soft-frozen": 8}

@@ -6,9 +6,10 @@ memory, the span-match head's share of the step and, on the realistic length mix
   fp32, every row padded to L, BERT-MRC heads whose span-match MLP (2H -> hidden -> 1) runs
   on all L x L pairs, BCE losses 1/1/0.1, AdamW (torch default, not fused). Its soft prompts
   are input vectors (transformers' MegatronBert takes no per-layer prefix).
-- Project: `clinprompt.encoder.Encoder` (SDPA attention) in `clinprompt.models.ExtractionModel`
+- Project: `clinprompt.model.encoder.Encoder` (SDPA attention) in
+  `clinprompt.model.extraction.ExtractionModel`
   (deep prompts for `soft`/`soft-frozen`), bf16 autocast on GPU, fused AdamW on CUDA with the
-  model's parameter groups, length-bucketed dynamic padding (`clinprompt.batching`),
+  model's parameter groups, length-bucketed dynamic padding (`clinprompt.train.batching`),
   candidate-only span matching (`SpanHead`), gradient checkpointing where the registry's size
   defaults ask for it (unfrozen), and with `--compile` one more row with each layer compiled.
 Both paths take the same rows, clip gradients to 1.0 and count tokens the same way. Shapes are
@@ -44,15 +45,15 @@ from render_docs import RESULTS, environment, render_result, table, write_result
 from torch import Tensor, nn
 from transformers import MegatronBertConfig, MegatronBertModel
 
-from clinprompt.batching import POOL_BATCHES, bucketed_batches, collate, to_device
-from clinprompt.encoder import Encoder
-from clinprompt.encoder_config import EncoderConfig
+from clinprompt.corpus.schema import load_schema
 from clinprompt.examples.settings import bio_label_names, prompt_types
-from clinprompt.heads import SpanHead, masked_bce
-from clinprompt.models import ExtractionModel, ModelSettings, autocast
-from clinprompt.prompts import InputPrompt
+from clinprompt.model.encoder import Encoder
+from clinprompt.model.encoder_config import EncoderConfig
+from clinprompt.model.extraction import ExtractionModel, ModelSettings, autocast
+from clinprompt.model.heads import SpanHead, masked_bce
+from clinprompt.model.prompts import InputPrompt
 from clinprompt.registry import BUILTIN_MODELS, ModelSpec, model_spec
-from clinprompt.schema import load_schema
+from clinprompt.train.batching import POOL_BATCHES, bucketed_batches, collate, to_device
 
 STRATEGIES = ("hard", "soft", "soft-frozen")
 STEP_COLUMNS = (

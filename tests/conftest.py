@@ -21,9 +21,9 @@ def repo() -> Path:
 @pytest.fixture(scope="session")
 def tables(tmp_path_factory) -> Path:
     """Corpus tables of a small synthetic drug-ADE corpus (5 train, 2 test notes, MIMIC)."""
-    from clinprompt.corpus import CorpusPart, write_corpus_tables
-    from clinprompt.schema import load_schema
-    from clinprompt.synth import write_synthetic_corpus
+    from clinprompt.corpus.schema import load_schema
+    from clinprompt.corpus.tables import CorpusPart, write_corpus_tables
+    from clinprompt.synth.corpora import write_synthetic_corpus
 
     root = tmp_path_factory.mktemp("drug_ade_tables")
     write_synthetic_corpus("drug_ade", root / "brat", seed=5, documents={"train": 5, "test": 2})

@@ -19,7 +19,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clinprompt.aggregate import (
+from clinprompt.cli import main
+from clinprompt.corpus.brat import Document
+from clinprompt.corpus.schema import load_schema
+from clinprompt.errors import InvalidInputError
+from clinprompt.grid import write_grid
+from clinprompt.predict.baseline import DICTIONARY, NO_MODEL, dictionary_cells
+from clinprompt.report.aggregate import (
     DAGGER,
     TABLES,
     experiment_summary,
@@ -30,16 +36,10 @@ from clinprompt.aggregate import (
     write_paper_tables,
     write_tidy_metrics,
 )
-from clinprompt.baseline import DICTIONARY, NO_MODEL, dictionary_cells
-from clinprompt.brat import Document
-from clinprompt.cell_score import cell_summary_html, score_predictions, write_metrics
-from clinprompt.cli import main
-from clinprompt.errors import InvalidInputError
-from clinprompt.grid import write_grid
-from clinprompt.schema import load_schema
+from clinprompt.score.cell import cell_summary_html, score_predictions, write_metrics
 from clinprompt.study import CELL_FIELDS, Cell
-from clinprompt.synth_drug_ade import drug_ade_note
-from clinprompt.synth_sdoh import mimic_social_history, uw_social_history
+from clinprompt.synth.drug_ade import drug_ade_note
+from clinprompt.synth.sdoh import mimic_social_history, uw_social_history
 
 NOTES = {"MIMIC": mimic_social_history, "UW": uw_social_history}
 SCHEMAS = {"drug_ade": "n2c2-2018", "sdoh": "n2c2-2022-sdoh"}

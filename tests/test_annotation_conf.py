@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from clinprompt.annotation_conf import parse_annotation_conf
+from clinprompt.corpus.annotation_conf import parse_annotation_conf
 from clinprompt.errors import ConfigError
 
 # Shaped like confs found in the wild: CRLF line ends, trailing spaces after names, tabs and

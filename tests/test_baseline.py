@@ -11,8 +11,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from clinprompt.aggregate import read_scores, tidy_frame
-from clinprompt.baseline import (
+from clinprompt.config import validate_config
+from clinprompt.corpus.schema import load_schema
+from clinprompt.corpus.tables import CorpusTables, table_documents
+from clinprompt.errors import ConfigError
+from clinprompt.examples.shots import draw_shots
+from clinprompt.grid import grid_frame
+from clinprompt.predict.baseline import (
     DICTIONARY,
     NO_MODEL,
     dictionary_cells,
@@ -20,14 +25,9 @@ from clinprompt.baseline import (
     mention_dictionary,
     score_dictionary,
 )
-from clinprompt.cell_score import documents_tested_at, score_predictions
-from clinprompt.config import validate_config
-from clinprompt.corpus import CorpusTables, table_documents
-from clinprompt.errors import ConfigError
-from clinprompt.examples.shots import draw_shots
-from clinprompt.grid import grid_frame
 from clinprompt.registry import model_registry
-from clinprompt.schema import load_schema
+from clinprompt.report.aggregate import read_scores, tidy_frame
+from clinprompt.score.cell import documents_tested_at, score_predictions
 from clinprompt.study import CELL_FIELDS
 from tests.conftest import REPO
 
@@ -138,7 +138,7 @@ def test_unknown_test_institution_is_one_line(tables, tmp_path):
 
 
 def test_the_baseline_job_imports_no_torch():
-    code = "import sys, clinprompt.baseline; print('torch' in sys.modules)"
+    code = "import sys, clinprompt.predict.baseline; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)  # fmt: skip
     assert result.stdout.strip() == "False", "the dictionary job (envs/core.yaml) needs no torch"

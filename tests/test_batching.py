@@ -7,7 +7,7 @@ from collections import Counter
 
 import pandas as pd
 
-from clinprompt.batching import bucketed_batches
+from clinprompt.train.batching import bucketed_batches
 
 
 def table(kinds: dict[str, int], seed: int = 0) -> pd.DataFrame:

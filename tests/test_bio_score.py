@@ -7,8 +7,8 @@ import json
 import pytest
 from seqeval.metrics import f1_score
 
-from clinprompt.bio_score import count_broken, format_report, score_bio, to_json
 from clinprompt.errors import InvalidInputError
+from clinprompt.score.bio import count_broken, format_report, score_bio, to_json
 
 GOLD = [["B-Drug", "I-Drug", "O", "B-Dosage"], ["O", "B-ADE"]]
 

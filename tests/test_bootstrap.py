@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from clinprompt.bootstrap import (
+from clinprompt.errors import InvalidInputError
+from clinprompt.score.bootstrap import (
     compare_evaluations,
     compare_tables,
     comparisons_json,
@@ -16,8 +17,7 @@ from clinprompt.bootstrap import (
     with_interval,
     with_intervals,
 )
-from clinprompt.errors import InvalidInputError
-from clinprompt.score import CountTable, Evaluation, MicroScore, prf, to_json
+from clinprompt.score.n2c2 import CountTable, Evaluation, MicroScore, prf, to_json
 
 
 def table(per_document: list[tuple[int, int, int]]) -> CountTable:

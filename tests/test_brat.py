@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from clinprompt.brat import (
+from clinprompt.corpus.brat import (
     Attribute,
     Document,
     Entity,
@@ -24,9 +24,9 @@ from clinprompt.brat import (
     read_document,
     write_document,
 )
+from clinprompt.corpus.schema import load_schema
+from clinprompt.corpus.validation import iter_corpus, validate_corpus
 from clinprompt.errors import InvalidInputError
-from clinprompt.schema import load_schema
-from clinprompt.validation import iter_corpus, validate_corpus
 
 FIXTURES = Path(__file__).parent / "fixtures" / "brat"
 BAD = FIXTURES / "bad"

@@ -22,16 +22,16 @@ from clinprompt.cell import (
     select_documents,
     train_cell,
 )
-from clinprompt.corpus import CorpusTables, Dataset
-from clinprompt.encoder import load_tokenizer
+from clinprompt.corpus.schema import load_schema
+from clinprompt.corpus.tables import CorpusTables, Dataset
 from clinprompt.errors import ConfigError
 from clinprompt.examples.tables import build_examples
-from clinprompt.models import ModelSettings
+from clinprompt.model.encoder import load_tokenizer
+from clinprompt.model.extraction import ModelSettings
 from clinprompt.registry import model_registry, resolve_model_path
-from clinprompt.schema import load_schema
 from clinprompt.settings import CellSettings, TrainSettings
 from clinprompt.study import Cell
-from clinprompt.train import CHECKPOINT, Preempted, trainable_state
+from clinprompt.train.loop import CHECKPOINT, Preempted, trainable_state
 
 SETTINGS = CellSettings(
     train=TrainSettings(epochs=2, batch_size=8, seed=3),
@@ -95,7 +95,7 @@ def test_resume_after_sigterm_equals_uninterrupted_run(tables, tmp_path, monkeyp
     settings = replace(SETTINGS, train=replace(SETTINGS.train, epochs=2))
     reference = run(cell, tables, tmp_path / "whole", settings)
 
-    from clinprompt import train as train_module
+    from clinprompt.train import loop as train_module
 
     calls = {"n": 0}
     original = train_module.Trainer._step

@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 from clinprompt.cli import main
-from clinprompt.corpus import CorpusPart, write_corpus_tables
-from clinprompt.schema import load_schema
-from clinprompt.synth import write_synthetic_corpus
+from clinprompt.corpus.schema import load_schema
+from clinprompt.corpus.tables import CorpusPart, write_corpus_tables
+from clinprompt.synth.corpora import write_synthetic_corpus
 
 CONFIG = {
     "datasets": {"sdoh": {"schema": "n2c2-2022-sdoh", "synthetic": {"kind": "sdoh"}}},

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from clinprompt.brat import format_ann
 from clinprompt.cli import main
+from clinprompt.corpus.brat import format_ann
 from tests.test_event_score import gold_document, study_view_prediction
 
 CLI = Path(sys.executable).parent / "clinprompt"

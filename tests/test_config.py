@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from clinprompt.config import dataset_parts, split_draw, validate_config
-from clinprompt.corpus import SplitDraw
+from clinprompt.corpus.tables import SplitDraw
 from clinprompt.errors import ConfigError
 from tests.conftest import REPO, run_snakemake
 

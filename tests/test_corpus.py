@@ -8,8 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from clinprompt.brat import Attribute, Document, Entity, Event, Relation, write_document
-from clinprompt.corpus import (
+from clinprompt.corpus.brat import Attribute, Document, Entity, Event, Relation, write_document
+from clinprompt.corpus.schema import load_schema
+from clinprompt.corpus.tables import (
     CorpusPart,
     CorpusTables,
     SplitDraw,
@@ -18,7 +19,6 @@ from clinprompt.corpus import (
     validate_parts,
 )
 from clinprompt.errors import ConfigError, InvalidInputError
-from clinprompt.schema import load_schema
 
 DRUG_TEXT = "Aspirin 81 mg daily.\nLisinopril 10\nmg for hypertension."
 SDOH_TEXT = "Tobacco: denies. Alcohol: 2 beers daily."

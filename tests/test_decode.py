@@ -11,8 +11,10 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clinprompt.brat import Document, format_ann
-from clinprompt.decode import (
+from clinprompt.corpus.brat import Document, format_ann
+from clinprompt.examples.windows import inside_word, word_boundary_masks
+from clinprompt.model.encoder import bundled_tokenizer_folder, load_tokenizer
+from clinprompt.predict.decode import (
     SpanPrediction,
     bio_decode,
     bio_decode_words,
@@ -22,8 +24,6 @@ from clinprompt.decode import (
     predictions_to_entities,
     token_span_to_chars,
 )
-from clinprompt.encoder import bundled_tokenizer_folder, load_tokenizer
-from clinprompt.windows import inside_word, word_boundary_masks
 
 TEXT = "Pt walking with shortness of breath.\nGiven lasix 40mg."
 

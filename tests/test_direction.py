@@ -7,15 +7,15 @@ from collections import defaultdict
 import pytest
 import yaml
 
-import clinprompt.predict as predict_module
-from clinprompt.brat import Document, Entity, Relation, write_document
-from clinprompt.corpus import CorpusPart, build_tables
+import clinprompt.predict.predictor as predict_module
+from clinprompt.corpus.brat import Document, Entity, Relation, write_document
+from clinprompt.corpus.schema import load_schema
+from clinprompt.corpus.tables import CorpusPart, build_tables
 from clinprompt.examples.finetune import pair_examples
 from clinprompt.examples.mrc import relation_examples
 from clinprompt.examples.settings import ExampleSettings
-from clinprompt.predict import Predictor, _ValueVotes
-from clinprompt.schema import load_schema
-from clinprompt.score import DocumentPair, evaluate
+from clinprompt.predict.predictor import Predictor, _ValueVotes
+from clinprompt.score.n2c2 import DocumentPair, evaluate
 from tests.test_examples import tokenizer
 
 TEXT = "Flu causes fever; flu is a viral infection."

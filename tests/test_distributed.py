@@ -25,11 +25,15 @@ import torch
 import torch.nn.functional as F
 import yaml
 
-from clinprompt import train as train_module
 from clinprompt.cell import calibrated_summary, predict_and_score, train_cell
 from clinprompt.cli import main
-from clinprompt.corpus import Dataset
-from clinprompt.distributed import (
+from clinprompt.corpus.tables import Dataset
+from clinprompt.errors import ConfigError
+from clinprompt.registry import model_registry
+from clinprompt.settings import CellSettings, TrainSettings
+from clinprompt.study import Cell
+from clinprompt.train import loop as train_module
+from clinprompt.train.distributed import (
     World,
     loss_units,
     needs_sharding,
@@ -38,11 +42,7 @@ from clinprompt.distributed import (
     shard,
     world,
 )
-from clinprompt.errors import ConfigError
-from clinprompt.registry import model_registry
-from clinprompt.settings import CellSettings, TrainSettings
-from clinprompt.study import Cell
-from clinprompt.train import CHECKPOINT, Preempted
+from clinprompt.train.loop import CHECKPOINT, Preempted
 
 REPO = Path(__file__).resolve().parents[1]
 # Fine-tuning learns fastest: two epochs give a dev and test F1 well above zero to compare.

@@ -12,15 +12,15 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import AutoModel
 
-from clinprompt.encoder import (
+from clinprompt.errors import ConfigError
+from clinprompt.model.encoder import (
     Encoder,
     bundled_tokenizer_folder,
     load_encoder,
     load_tokenizer,
     tiny_random_checkpoint,
 )
-from clinprompt.encoder_config import EncoderConfig, tiny_config
-from clinprompt.errors import ConfigError
+from clinprompt.model.encoder_config import EncoderConfig, tiny_config
 
 ARCHITECTURES = ["bert", "roberta", "megatron-bert"]
 
@@ -302,7 +302,7 @@ def cased_wordpiece_folder(folder: Path) -> Path:
 
 def test_lowercasing_a_cased_vocabulary_is_named(tmp_path, caplog):
     folder = cased_wordpiece_folder(tmp_path / "cased-model")
-    with caplog.at_level(logging.WARNING, logger="clinprompt.encoder"):
+    with caplog.at_level(logging.WARNING, logger="clinprompt.model.encoder"):
         tokenizer = load_tokenizer(folder)
     assert tokenizer("Aspirin")["input_ids"] == tokenizer("aspirin")["input_ids"]  # the default
     [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]
@@ -314,7 +314,7 @@ def test_lowercasing_a_cased_vocabulary_is_named(tmp_path, caplog):
 def test_cased_or_uncased_tokenizers_load_without_a_warning(checkpoints, tmp_path, caplog):
     folder = cased_wordpiece_folder(tmp_path / "cased-model")
     (folder / "tokenizer_config.json").write_text(json.dumps({"do_lower_case": False}))
-    with caplog.at_level(logging.WARNING, logger="clinprompt.encoder"):
+    with caplog.at_level(logging.WARNING, logger="clinprompt.model.encoder"):
         cased = load_tokenizer(folder)
         load_tokenizer(checkpoints["bert"])  # uncased MiniLM vocabulary, lowercased
     assert cased("Aspirin")["input_ids"] != cased("aspirin")["input_ids"]

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from clinprompt.brat import Attribute, Document, Entity, Event, Relation
+from clinprompt.corpus.brat import Attribute, Document, Entity, Event, Relation
+from clinprompt.corpus.events import VALUE_RULES, event_view, to_events
+from clinprompt.corpus.schema import load_schema
 from clinprompt.errors import ConfigError, InvalidInputError
-from clinprompt.event_score import EventRow, evaluate_events, format_table, to_json
-from clinprompt.events import VALUE_RULES, event_view, to_events
-from clinprompt.schema import load_schema
-from clinprompt.score import DocumentPair
+from clinprompt.score.events import EventRow, evaluate_events, format_table, to_json
+from clinprompt.score.n2c2 import DocumentPair
 
 TEXT = "Social history: denies alcohol. Former smoker, quit 2010. Lives with wife."
 SDOH = load_schema("n2c2-2022-sdoh")

@@ -8,19 +8,19 @@ import pytest
 from tokenizers import ByteLevelBPETokenizer, processors
 from transformers import AutoTokenizer, RobertaTokenizerFast
 
-from clinprompt.brat import Document, Entity, Relation, write_document
-from clinprompt.corpus import CorpusPart, CorpusTables, build_tables
-from clinprompt.decode import bio_decode_words
+from clinprompt.corpus.brat import Document, Entity, Relation, write_document
+from clinprompt.corpus.schema import load_schema
+from clinprompt.corpus.tables import CorpusPart, CorpusTables, build_tables
 from clinprompt.errors import ConfigError
 from clinprompt.examples.finetune import bio_examples, pair_examples
 from clinprompt.examples.mrc import concept_examples, relation_examples
 from clinprompt.examples.settings import ExampleSettings, bio_label_names, prompt_types
 from clinprompt.examples.shots import draw_shots
 from clinprompt.examples.tables import build_examples, read_examples, write_examples
-from clinprompt.schema import load_schema
+from clinprompt.examples.windows import word_boundary_masks
+from clinprompt.predict.decode import bio_decode_words
 from clinprompt.study import STRATEGY_NAMES
-from clinprompt.synth import write_synthetic_corpus
-from clinprompt.windows import word_boundary_masks
+from clinprompt.synth.corpora import write_synthetic_corpus
 from tests.test_corpus import drug_doc, sdoh_doc
 
 DRUG = load_schema("n2c2-2018")
@@ -453,7 +453,7 @@ def test_answers_map_back_to_gold_spans(synthetic_tables):
 
 def test_markers_of_a_trigger_longer_than_its_context_stay_in_it():
     from clinprompt.examples.inputs import _context
-    from clinprompt.windows import DocumentTokens
+    from clinprompt.examples.windows import DocumentTokens
 
     tokens = DocumentTokens(tuple(range(100, 110)), tuple(range(0, 20, 2)), tuple(range(1, 21, 2)))
     # A predicted trigger over tokens 1..8 with a context of tokens 3..6 only.

@@ -10,11 +10,11 @@ import pytest
 from matplotlib.colors import to_hex
 from matplotlib.container import BarContainer
 
-from clinprompt.aggregate import in_experiment, seed_statistics, tidy_metrics
 from clinprompt.atomic import atomic_write_parquet
-from clinprompt.baseline import DICTIONARY
 from clinprompt.errors import InvalidInputError
-from clinprompt.figures import (
+from clinprompt.predict.baseline import DICTIONARY
+from clinprompt.report.aggregate import in_experiment, seed_statistics, tidy_metrics
+from clinprompt.report.figures import (
     FIGURES,
     STRATEGY_COLOURS,
     cost_figure,

@@ -7,8 +7,7 @@ import torch
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from clinprompt.decode import decode_spans
-from clinprompt.heads import (
+from clinprompt.model.heads import (
     PairHead,
     SpanGold,
     SpanHead,
@@ -16,6 +15,7 @@ from clinprompt.heads import (
     candidate_pairs,
     pair_labels,
 )
+from clinprompt.predict.decode import decode_spans
 
 
 def signal_head(hidden: int, max_span_width: int = 32) -> SpanHead:

@@ -6,16 +6,16 @@ from __future__ import annotations
 import pytest
 
 from clinprompt.cell import build_model, example_settings, score_predictions, select_documents
-from clinprompt.corpus import CorpusPart, build_tables, table_documents
-from clinprompt.encoder import tiny_random_checkpoint
+from clinprompt.corpus.schema import load_schema
+from clinprompt.corpus.tables import CorpusPart, build_tables, table_documents
 from clinprompt.examples.tables import build_examples
-from clinprompt.predict import Predictor
+from clinprompt.model.encoder import tiny_random_checkpoint
+from clinprompt.predict.predictor import Predictor
 from clinprompt.registry import model_registry
-from clinprompt.schema import load_schema
 from clinprompt.settings import CellSettings, TrainSettings
 from clinprompt.study import Cell
-from clinprompt.synth import write_synthetic_corpus
-from clinprompt.train import Trainer
+from clinprompt.synth.corpora import write_synthetic_corpus
+from clinprompt.train.loop import Trainer
 
 pytestmark = pytest.mark.slow
 

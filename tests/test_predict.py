@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import torch
 
-from clinprompt.batching import collate
-from clinprompt.brat import write_document
 from clinprompt.cell import build_model, example_settings
-from clinprompt.corpus import CorpusPart, build_tables
+from clinprompt.corpus.brat import write_document
+from clinprompt.corpus.schema import load_schema
+from clinprompt.corpus.tables import CorpusPart, build_tables
 from clinprompt.examples.tables import build_examples
 from clinprompt.registry import model_registry
-from clinprompt.schema import load_schema
 from clinprompt.settings import CellSettings
 from clinprompt.study import Cell
+from clinprompt.train.batching import collate
 from tests.test_corpus import drug_doc
 
 

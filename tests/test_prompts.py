@@ -9,9 +9,9 @@ import torch
 from torch import nn
 from transformers import AutoModel
 
-from clinprompt.encoder import Encoder, load_encoder, tiny_random_checkpoint
 from clinprompt.errors import ConfigError
-from clinprompt.prompts import DeepPrompt, InputPrompt, trainable_share
+from clinprompt.model.encoder import Encoder, load_encoder, tiny_random_checkpoint
+from clinprompt.model.prompts import DeepPrompt, InputPrompt, trainable_share
 
 ARCHITECTURES = ["bert", "roberta", "megatron-bert"]
 MAX_TOKENS = 24

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from clinprompt.cli import main
-from clinprompt.corpus import carved_size
+from clinprompt.corpus.tables import carved_size
 from tests.conftest import REPO, run_snakemake
 
 PGX = REPO.parent / "shared/data/pgxcorpus/brat"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from clinprompt.encoder import load_encoder, tiny_random_checkpoint
 from clinprompt.errors import ConfigError
+from clinprompt.model.encoder import load_encoder, tiny_random_checkpoint
 from clinprompt.registry import (
     job_gpus,
     model_registry,

@@ -68,7 +68,7 @@ def test_report_main_table_has_the_dictionary_row_and_cards_their_diagnostics(re
 
 
 def test_no_note_text_in_report_logs_or_tables(report, grid_run):
-    from clinprompt.synth import CANARY_IDENTIFIERS
+    from clinprompt.synth.corpora import CANARY_IDENTIFIERS
 
     sentences = note_sentences(grid_run)
     assert len(sentences) > 20

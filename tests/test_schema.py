@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from clinprompt.brat import Document, Relation, parse_document, read_document
-from clinprompt.errors import ConfigError
-from clinprompt.schema import (
+from clinprompt.corpus.brat import Document, Relation, parse_document, read_document
+from clinprompt.corpus.schema import (
     AttributeType,
     EventType,
     RelationType,
@@ -17,6 +16,7 @@ from clinprompt.schema import (
     load_schema,
     parse_annotation_conf,
 )
+from clinprompt.errors import ConfigError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "brat"
 CONF_DIR = FIXTURES / "annotation_conf"
@@ -454,7 +454,7 @@ def test_annotation_conf_errors_name_the_line(tmp_path):
 
 
 def test_study_view_relation_ids_never_repeat_existing_ids():
-    from clinprompt.brat import Entity, Event
+    from clinprompt.corpus.brat import Entity, Event
 
     text = "Alcohol: denies"
     doc = Document(

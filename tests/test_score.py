@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clinprompt.brat import Document, Entity, Event, Relation, format_ann
+from clinprompt.corpus.brat import Document, Entity, Event, Relation, format_ann
+from clinprompt.corpus.schema import load_schema
 from clinprompt.errors import InvalidInputError
-from clinprompt.schema import load_schema
-from clinprompt.score import (
+from clinprompt.score.n2c2 import (
     DocumentPair,
     evaluate,
     format_table,

@@ -27,7 +27,7 @@ from snakemake.cli import get_profile_dir
 from snakemake.profiles import ProfileConfigFileParser
 
 from clinprompt.registry import model_registry
-from clinprompt.synth import write_synthetic_corpus
+from clinprompt.synth.corpora import write_synthetic_corpus
 from tests.conftest import REPO, job_counts
 
 HARNESS = REPO / "tests/cluster"

@@ -6,10 +6,9 @@ import json
 
 import pytest
 
-from clinprompt.brat import Document, Entity, write_document
-from clinprompt.corpus import CorpusPart, build_tables
-from clinprompt.schema import load_schema
-from clinprompt.stats import (
+from clinprompt.corpus.brat import Document, Entity, write_document
+from clinprompt.corpus.schema import load_schema
+from clinprompt.corpus.stats import (
     corpus_statistics,
     count_documents,
     dictionary_baseline,
@@ -17,6 +16,7 @@ from clinprompt.stats import (
     statistics_html,
     write_statistics,
 )
+from clinprompt.corpus.tables import CorpusPart, build_tables
 from tests.test_corpus import drug_doc, sdoh_doc
 
 

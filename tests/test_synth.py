@@ -13,15 +13,21 @@ import pandas as pd
 import pytest
 import yaml
 
-from clinprompt import synth_drug_lexicon as drug_lexicon
-from clinprompt.brat import Document, Entity, iter_ann_files, read_document
-from clinprompt.corpus import CorpusPart, build_tables
+from clinprompt.corpus.brat import Document, Entity, iter_ann_files, read_document
+from clinprompt.corpus.schema import load_schema
+from clinprompt.corpus.stats import BASELINE_COLUMNS, dictionary_baseline
+from clinprompt.corpus.tables import CorpusPart, build_tables
+from clinprompt.corpus.validation import validate_corpus
 from clinprompt.errors import ConfigError
-from clinprompt.schema import load_schema
-from clinprompt.stats import BASELINE_COLUMNS, dictionary_baseline
-from clinprompt.synth import CANARY_IDENTIFIERS, KINDS, planned_parts, write_synthetic_corpus
-from clinprompt.synth_drug_lexicon import MEDICATIONS, held_out_medication
-from clinprompt.synth_note import (
+from clinprompt.synth import drug_lexicon
+from clinprompt.synth.corpora import (
+    CANARY_IDENTIFIERS,
+    KINDS,
+    planned_parts,
+    write_synthetic_corpus,
+)
+from clinprompt.synth.drug_lexicon import MEDICATIONS, held_out_medication
+from clinprompt.synth.note import (
     CANARY_NAMES,
     CANARY_RECORD_NUMBERS,
     CORE_VOCABULARY,
@@ -29,8 +35,7 @@ from clinprompt.synth_note import (
     Vocabulary,
     held_out,
 )
-from clinprompt.synth_sdoh import MIMIC_WORDS, UW_WORDS
-from clinprompt.validation import validate_corpus
+from clinprompt.synth.sdoh import MIMIC_WORDS, UW_WORDS
 from tests.conftest import REPO
 
 SEED = 11

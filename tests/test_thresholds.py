@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import torch
 
-from clinprompt.brat import write_document
 from clinprompt.cell import build_model, dev_scorer, example_settings
-from clinprompt.corpus import CorpusPart, build_tables
+from clinprompt.corpus.brat import write_document
+from clinprompt.corpus.schema import load_schema
+from clinprompt.corpus.tables import CorpusPart, build_tables
 from clinprompt.examples.tables import build_examples
-from clinprompt.predict import Predictor
-from clinprompt.registry import model_registry
-from clinprompt.schema import load_schema
-from clinprompt.settings import CellSettings
-from clinprompt.study import Cell
-from clinprompt.thresholds import (
+from clinprompt.predict.predictor import Predictor
+from clinprompt.predict.thresholds import (
     BOUNDARY_GRID,
     calibrate,
     choose_thresholds,
     none_bias,
     span_thresholds,
 )
+from clinprompt.registry import model_registry
+from clinprompt.settings import CellSettings
+from clinprompt.study import Cell
 from tests.test_corpus import drug_doc
 
 SCHEMA = load_schema("n2c2-2018")

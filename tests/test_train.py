@@ -12,18 +12,18 @@ import pandas as pd
 import pytest
 import torch
 
-from clinprompt import train as train_module
-from clinprompt.batching import collate
 from clinprompt.cell import build_model, example_settings, select_documents
-from clinprompt.corpus import CorpusPart, build_tables
-from clinprompt.encoder import Layer
+from clinprompt.corpus.schema import load_schema
+from clinprompt.corpus.tables import CorpusPart, build_tables
 from clinprompt.examples.tables import build_examples
+from clinprompt.model.encoder import Layer
 from clinprompt.registry import model_registry
-from clinprompt.schema import load_schema
 from clinprompt.settings import CellSettings, TrainSettings
 from clinprompt.study import Cell
-from clinprompt.synth import write_synthetic_corpus
-from clinprompt.train import Trainer
+from clinprompt.synth.corpora import write_synthetic_corpus
+from clinprompt.train import loop as train_module
+from clinprompt.train.batching import collate
+from clinprompt.train.loop import Trainer
 
 SETTINGS = CellSettings(max_length=64, stride=16, match_hidden=32, device="cpu")
 SCHEMA = load_schema("n2c2-2018")
@@ -161,18 +161,22 @@ def test_weight_decay_spares_biases_layer_norms_and_prompts(one_note, tmp_path, 
     model, frame, pad_id = model_and_examples(one_note, strategy)
     settings = {"lr_encoder": 1e-5, "lr_prompt": 1e-2, "lr_head": 1e-3, "weight_decay": 0.05}
     groups = decay_of(trainer(model, frame, pad_id, tmp_path, **settings).optimizer, model)
+    marker = "encoder.embeddings.added_embeddings.weight"
     for name, (group, lr, decay) in groups.items():
-        prompt = name.startswith("prompt.") or "added_embeddings" in name
+        prompt = name.startswith("prompt.") or (name == marker and strategy == "soft")
         vector = "bias" in name or "LayerNorm" in name or name.split(".")[-2] == "ln"
-        assert decay == (0.0 if prompt or vector else 0.05), name
+        assert decay == (0.0 if prompt or vector or name == marker else 0.05), name
         assert group.endswith("/no_decay") == (decay == 0.0), name
         base = "prompt" if prompt else "encoder" if name.startswith("encoder.") else "head"
         assert (group.split("/")[0], lr) == (base, settings[f"lr_{base}"]), name
     assert groups["encoder.embeddings.LayerNorm.weight"][2] == 0.0
     assert groups["encoder.encoder.layer.0.attention.self.query.bias"][2] == 0.0
     assert groups["encoder.encoder.layer.0.attention.self.query.weight"][2] == 0.05
-    marker = "encoder.embeddings.added_embeddings.weight"
-    assert groups[marker] == ("prompt/no_decay", 1e-2, 0.0)
+    # Trigger markers learn with the prompts, entity markers (finetune) with the encoder.
+    if strategy == "finetune":
+        assert groups[marker] == ("encoder/no_decay", 1e-5, 0.0)
+    else:
+        assert groups[marker] == ("prompt/no_decay", 1e-2, 0.0)
     if strategy == "soft":
         assert groups["prompt.embedding.weight"] == ("prompt/no_decay", 1e-2, 0.0)
 
@@ -204,8 +208,8 @@ def test_frozen_encoder_in_bf16_trains_fp32_prompts(one_note, monkeypatch, promp
     """On GPU a frozen encoder loads in bf16: here the GPU decision is taken on the CPU, and
     the model trains and predicts under CPU bf16 autocast as it would under CUDA's."""
     from clinprompt import cell as cell_module
-    from clinprompt.encoder import encoder_dtype
-    from clinprompt.predict import Predictor
+    from clinprompt.model.encoder import encoder_dtype
+    from clinprompt.predict.predictor import Predictor
 
     assert encoder_dtype(torch.device("cuda"), frozen=True) == torch.bfloat16
     assert encoder_dtype(torch.device("cuda"), frozen=False) == torch.float32

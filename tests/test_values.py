@@ -12,22 +12,22 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
-from clinprompt.batching import collate
 from clinprompt.cell import build_model, example_settings, score_predictions, select_documents
-from clinprompt.corpus import CorpusPart, CorpusTables, build_tables, table_documents
+from clinprompt.corpus.events import ValueVocabulary
+from clinprompt.corpus.schema import load_schema
+from clinprompt.corpus.tables import CorpusPart, CorpusTables, build_tables, table_documents
 from clinprompt.errors import InvalidInputError
-from clinprompt.events import ValueVocabulary
 from clinprompt.examples.settings import ExampleSettings
 from clinprompt.examples.tables import build_examples, read_examples, write_examples
-from clinprompt.heads import ValueHead
-from clinprompt.predict import Predictor, write_predictions
+from clinprompt.model.heads import ValueHead
+from clinprompt.predict.predictor import Predictor, write_predictions
 from clinprompt.registry import model_registry
-from clinprompt.schema import load_schema
-from clinprompt.score import pair_predictions
+from clinprompt.score.n2c2 import pair_predictions
 from clinprompt.settings import CellSettings, TrainSettings
 from clinprompt.study import Cell
-from clinprompt.synth import write_synthetic_corpus
-from clinprompt.train import Trainer
+from clinprompt.synth.corpora import write_synthetic_corpus
+from clinprompt.train.batching import collate
+from clinprompt.train.loop import Trainer
 from tests.test_event_score import gold_document, study_view_prediction
 
 SDOH = load_schema("n2c2-2022-sdoh")

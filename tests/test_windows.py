@@ -10,8 +10,8 @@ import pytest
 from transformers import AutoTokenizer
 
 from clinprompt.errors import ConfigError
-from clinprompt.synth_drug_ade import drug_ade_note
-from clinprompt.windows import context_windows, sentence_spans, tokenize_document
+from clinprompt.examples.windows import context_windows, sentence_spans, tokenize_document
+from clinprompt.synth.drug_ade import drug_ade_note
 
 NOTE = (
     "Discharge Medications:\n"

@@ -45,7 +45,7 @@ def test_rerun_after_success_does_nothing(corpus_run):
 
 
 def test_table_log_counts_line_kinds_without_note_text(corpus_run):
-    from clinprompt.synth import CANARY_IDENTIFIERS
+    from clinprompt.synth.corpora import CANARY_IDENTIFIERS
 
     log = (corpus_run / "logs/corpus/drug_ade/tables.log").read_text()
     assert "lines per kind" in log and "'T':" in log
@@ -173,7 +173,7 @@ def test_a_changed_training_setting_reruns_exactly_the_cells_it_touches(grid_run
 
 
 def test_no_note_text_in_logs_or_metrics(grid_run):
-    from clinprompt.synth import CANARY_IDENTIFIERS
+    from clinprompt.synth.corpora import CANARY_IDENTIFIERS
 
     files = [*(grid_run / "logs").rglob("*.log"), *(grid_run / "results").rglob("metrics/*.json")]
     assert files

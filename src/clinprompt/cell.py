@@ -25,12 +25,10 @@ import pandas as pd
 import torch
 
 from clinprompt.atomic import atomic_directory, atomic_write_text
-from clinprompt.cell_score import documents_tested_at, score_institution, score_predictions
-from clinprompt.corpus import CorpusTables, Dataset, pooled_institutions, table_documents
-from clinprompt.distributed import needs_sharding, process_count, run_in_processes, world
-from clinprompt.encoder import encoder_dtype, load_encoder
+from clinprompt.corpus.events import ValueVocabulary
+from clinprompt.corpus.schema import DatasetSchema
+from clinprompt.corpus.tables import CorpusTables, Dataset, pooled_institutions, table_documents
 from clinprompt.errors import ConfigError
-from clinprompt.events import ValueVocabulary
 from clinprompt.examples.settings import (
     ExampleSettings,
     add_marker_tokens,
@@ -39,15 +37,17 @@ from clinprompt.examples.settings import (
 )
 from clinprompt.examples.shots import draw_shots
 from clinprompt.examples.tables import build_examples
-from clinprompt.models import ExtractionModel, ModelSettings, seeded_model
-from clinprompt.predict import Predictor, write_predictions
+from clinprompt.model.encoder import encoder_dtype, load_encoder
+from clinprompt.model.extraction import ExtractionModel, ModelSettings, seeded_model
+from clinprompt.predict.predictor import Predictor, write_predictions
+from clinprompt.predict.thresholds import calibrate, none_bias, span_thresholds
 from clinprompt.registry import ModelSpec, resolve_model_path
-from clinprompt.schema import DatasetSchema
-from clinprompt.score import MicroScore
+from clinprompt.score.cell import documents_tested_at, score_institution, score_predictions
+from clinprompt.score.n2c2 import MicroScore
 from clinprompt.settings import CellSettings
 from clinprompt.study import Cell
-from clinprompt.thresholds import calibrate, none_bias, span_thresholds
-from clinprompt.train import CHECKPOINT, Trainer, atomic_save
+from clinprompt.train.distributed import needs_sharding, process_count, run_in_processes, world
+from clinprompt.train.loop import CHECKPOINT, Trainer, atomic_save
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ from typing import Any, TypeVar
 import jsonschema
 import yaml
 
-from clinprompt.corpus import CorpusPart, SplitDraw
+from clinprompt.corpus.tables import CorpusPart, SplitDraw
 from clinprompt.errors import ConfigError
-from clinprompt.synth import planned_parts
+from clinprompt.synth.corpora import planned_parts
 
 SYNTHETIC_ROOT = "results/corpora"
 T = TypeVar("T")

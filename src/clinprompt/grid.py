@@ -22,7 +22,7 @@ import pandas as pd
 
 from clinprompt.atomic import atomic_write_parquet
 from clinprompt.config import dataset_parts, split_draw
-from clinprompt.corpus import carved_size, iter_ann_files, pooled_institutions
+from clinprompt.corpus.tables import carved_size, iter_ann_files, pooled_institutions
 from clinprompt.errors import ConfigError
 from clinprompt.study import (
     ALL_SHOTS,
@@ -33,7 +33,7 @@ from clinprompt.study import (
     Strategy,
     parse_shots,
 )
-from clinprompt.synth import planned_parts
+from clinprompt.synth.corpora import planned_parts
 
 ALL = "all"  # every training institution
 

@@ -23,8 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from clinprompt.encoder_config import ARCHITECTURES, EncoderConfig, tiny_config
 from clinprompt.errors import ConfigError
+from clinprompt.model.encoder_config import ARCHITECTURES, EncoderConfig, tiny_config
 from clinprompt.study import STRATEGY_NAMES, Strategy
 
 MODELS_ROOT = Path("results/models")
@@ -211,7 +211,7 @@ def _tiny_folder(architecture: str, root: Path) -> Path:
     if (folder / "model.safetensors").is_file():
         return folder
     tiny_config(architecture)  # a clear error for an unknown architecture, before any writing
-    from clinprompt.encoder import tiny_random_checkpoint  # torch, only when a model is built
+    from clinprompt.model.encoder import tiny_random_checkpoint  # torch, only when a model is built
 
     tmp = root / f".tiny-{architecture}.tmp{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)

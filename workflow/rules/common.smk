@@ -3,10 +3,10 @@
 import re
 from dataclasses import asdict
 
-from clinprompt.aggregate import TABLES
-from clinprompt.baseline import DICTIONARY, NO_MODEL, dictionary_cells
+from clinprompt.report.aggregate import TABLES
+from clinprompt.predict.baseline import DICTIONARY, NO_MODEL, dictionary_cells
 from clinprompt.config import config_or_exit, dataset_parts
-from clinprompt.figures import FIGURES
+from clinprompt.report.figures import FIGURES
 from clinprompt.grid import grid_frame, institutions, metrics_files
 from clinprompt.registry import job_gpus, model_registry
 from clinprompt.settings import as_params, cell_settings

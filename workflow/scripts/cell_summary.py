@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from clinprompt.cell_score import write_cell_summary
+from clinprompt.score.cell import write_cell_summary
 from clinprompt.scripting import run_step
 
 run_step(

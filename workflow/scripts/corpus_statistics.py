@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
+from clinprompt.corpus.stats import write_statistics
 from clinprompt.scripting import run_step
-from clinprompt.stats import write_statistics
 
 run_step(
     snakemake.log[0],

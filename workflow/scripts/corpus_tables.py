@@ -3,8 +3,8 @@
 from pathlib import Path
 
 from clinprompt.config import split_draw
-from clinprompt.corpus import CorpusPart, write_corpus_tables
-from clinprompt.schema import load_schema
+from clinprompt.corpus.schema import load_schema
+from clinprompt.corpus.tables import CorpusPart, write_corpus_tables
 from clinprompt.scripting import run_step
 
 

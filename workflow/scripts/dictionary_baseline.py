@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from clinprompt.baseline import score_dictionary
+from clinprompt.predict.baseline import score_dictionary
 from clinprompt.scripting import run_step
 
 run_step(

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from clinprompt.figures import write_figures_from
+from clinprompt.report.figures import write_figures_from
 from clinprompt.scripting import run_step
 
 run_step(

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from clinprompt.cell_score import score_cell
+from clinprompt.score.cell import score_cell
 from clinprompt.scripting import run_step
 
 run_step(

@@ -2,7 +2,7 @@
 
 from clinprompt.atomic import atomic_directory
 from clinprompt.scripting import run_step
-from clinprompt.synth import write_synthetic_corpus
+from clinprompt.synth.corpora import write_synthetic_corpus
 
 
 def synthesise(settings: dict, out: str) -> None:

@@ -5,7 +5,7 @@ rule params, so Snakemake sees them."""
 from pathlib import Path
 
 from clinprompt.cell import train_and_predict
-from clinprompt.corpus import Dataset
+from clinprompt.corpus.tables import Dataset
 from clinprompt.registry import ModelSpec
 from clinprompt.scripting import run_step
 from clinprompt.settings import from_params

@@ -6,10 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from clinprompt.brat import iter_ann_files, read_document
-from clinprompt.schema import load_schema
-from clinprompt.stats import AnnotationCounts
-from clinprompt.validation import validate_corpus
+from clinprompt.corpus.brat import iter_ann_files, read_document
+from clinprompt.corpus.schema import load_schema
+from clinprompt.corpus.stats import AnnotationCounts
+from clinprompt.corpus.validation import validate_corpus
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

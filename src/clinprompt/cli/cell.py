@@ -106,7 +106,7 @@ def run_plan(args: argparse.Namespace) -> int:
 
 
 def _load(args: argparse.Namespace):
-    from clinprompt.corpus import Dataset
+    from clinprompt.corpus.tables import Dataset
     from clinprompt.settings import cell_setup
 
     config = _config(args.config)

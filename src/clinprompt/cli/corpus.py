@@ -6,9 +6,9 @@ import argparse
 import json
 from pathlib import Path
 
-from clinprompt.corpus import ON_INVALID, CorpusPart, build_tables
+from clinprompt.corpus.schema import load_schema
+from clinprompt.corpus.tables import ON_INVALID, CorpusPart, build_tables
 from clinprompt.errors import ConfigError
-from clinprompt.schema import load_schema
 
 
 def parse_part(spec: str) -> CorpusPart:

@@ -1,7 +1,7 @@
 """`clinprompt evaluate` and `clinprompt compare`: score prediction folders against gold.
 
 `evaluate GOLD_DIR PRED_DIR` prints the n2c2-style table (and with `--events` the SDoH event
-table) and writes the JSON of `clinprompt.score.to_json`, with bootstrap intervals unless
+table) and writes the JSON of `clinprompt.score.n2c2.to_json`, with bootstrap intervals unless
 `--bootstrap 0`. `compare GOLD PRED_A PRED_B` prints and writes the paired bootstrap comparison
 of two systems. Prediction folders hold `.ann` files only; they are read against the gold text.
 """
@@ -14,9 +14,12 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from clinprompt import event_score, score
 from clinprompt.atomic import atomic_write_text
-from clinprompt.bootstrap import (
+from clinprompt.corpus.schema import DatasetSchema, load_schema
+from clinprompt.errors import InvalidInputError
+from clinprompt.score import events as event_score
+from clinprompt.score import n2c2 as score
+from clinprompt.score.bootstrap import (
     DEFAULT_RESAMPLES,
     compare_evaluations,
     comparisons_json,
@@ -25,8 +28,6 @@ from clinprompt.bootstrap import (
     with_interval,
     with_intervals,
 )
-from clinprompt.errors import InvalidInputError
-from clinprompt.schema import DatasetSchema, load_schema
 
 
 def _count(minimum: int) -> Callable[[str], int]:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from clinprompt.corpus import CorpusPart, build_tables
-from clinprompt.schema import load_schema
-from clinprompt.stats import dictionary_baseline, format_baseline
-from clinprompt.synth import KINDS, SPLITS, write_synthetic_corpus
+from clinprompt.corpus.schema import load_schema
+from clinprompt.corpus.stats import dictionary_baseline, format_baseline
+from clinprompt.corpus.tables import CorpusPart, build_tables
+from clinprompt.synth.corpora import KINDS, SPLITS, write_synthetic_corpus
 
 COUNTS = ("documents", "entities", "relations", "events", "attributes")
 

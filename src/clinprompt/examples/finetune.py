@@ -6,7 +6,8 @@ from collections.abc import Iterable, Sequence
 
 import pandas as pd
 
-from clinprompt.events import ValueVocabulary
+from clinprompt.corpus.events import ValueVocabulary
+from clinprompt.corpus.schema import DatasetSchema
 from clinprompt.examples.inputs import (
     _assemble,
     _by_document,
@@ -30,8 +31,7 @@ from clinprompt.examples.settings import (
     ExampleSettings,
     Span,
 )
-from clinprompt.schema import DatasetSchema
-from clinprompt.windows import (
+from clinprompt.examples.windows import (
     Window,
     word_boundary_masks,
 )
@@ -96,7 +96,7 @@ def bio_examples(
 ) -> tuple[pd.DataFrame, dict[str, int]]:
     """One BIO row per window; `labels` only with gold `entities`.
 
-    Tags sit on words (see `clinprompt.decode`): a word's first token carries its label, its
+    Tags sit on words (see `clinprompt.predict.decode`): a word's first token carries its label, its
     continuation tokens and the special tokens -100. Label ids follow `bio_label_names`.
     Counts: `entities_widened_to_words` (see `_word_spans`), `overlapping_dropped` (see
     `resolve_overlaps`, after widening), `entities_outside_windows`, `entities_without_tokens`.

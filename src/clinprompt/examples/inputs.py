@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 import pandas as pd
 import pyarrow as pa
 
+from clinprompt.corpus.events import ValueVocabulary
+from clinprompt.corpus.schema import DatasetSchema
 from clinprompt.errors import ConfigError, InvalidInputError
-from clinprompt.events import ValueVocabulary
 from clinprompt.examples.settings import (
     _NULLABLE,
     EXAMPLE_SCHEMA,
@@ -20,8 +21,7 @@ from clinprompt.examples.settings import (
     Span,
     add_marker_tokens,
 )
-from clinprompt.schema import DatasetSchema
-from clinprompt.windows import (
+from clinprompt.examples.windows import (
     DocumentTokens,
     Window,
     pack_windows,

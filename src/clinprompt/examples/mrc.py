@@ -6,7 +6,8 @@ from collections import Counter, defaultdict
 
 import pandas as pd
 
-from clinprompt.events import ValueVocabulary
+from clinprompt.corpus.events import ValueVocabulary
+from clinprompt.corpus.schema import DatasetSchema
 from clinprompt.examples.inputs import (
     _answers,
     _assemble,
@@ -32,8 +33,7 @@ from clinprompt.examples.settings import (
     ExampleSettings,
     Span,
 )
-from clinprompt.schema import DatasetSchema
-from clinprompt.windows import (
+from clinprompt.examples.windows import (
     Window,
 )
 

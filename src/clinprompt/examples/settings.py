@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 import pyarrow as pa
 
+from clinprompt.corpus.schema import DatasetSchema
 from clinprompt.errors import ConfigError
-from clinprompt.schema import DatasetSchema
 from clinprompt.study import Strategy
 
 PAIR_MARKERS = ("[s1]", "[e1]", "[s2]", "[e2]")

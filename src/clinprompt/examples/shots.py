@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from clinprompt.corpus import pooled_institutions
+from clinprompt.corpus.tables import pooled_institutions
 from clinprompt.errors import ConfigError
 
 # --------------------------------------------------------------------------- few-shot draws

@@ -13,7 +13,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from clinprompt.atomic import atomic_file
-from clinprompt.corpus import CorpusTables
+from clinprompt.corpus.schema import DatasetSchema
+from clinprompt.corpus.tables import CorpusTables
 from clinprompt.examples.finetune import (
     bio_examples,
     pair_examples,
@@ -28,7 +29,6 @@ from clinprompt.examples.settings import (
     ExampleSet,
     ExampleSettings,
 )
-from clinprompt.schema import DatasetSchema
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,3 @@
+"""Corpus stage: the BRAT format (`brat`, `annotation_conf`), dataset schemas (`schema`), validation
+against a schema (`validation`), corpus tables (`tables`), SDoH events and values (`events`) and
+corpus statistics (`stats`)."""

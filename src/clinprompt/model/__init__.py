@@ -1,0 +1,2 @@
+"""The model: the BERT-family encoder (`encoder`, `encoder_config`), soft prompts (`prompts`), heads
+(`heads`) and the extraction model of each strategy (`extraction`)."""

@@ -1,0 +1,2 @@
+"""Report: the tidy metrics table and the paper's tables (`aggregate`), and the figures
+(`figures`)."""

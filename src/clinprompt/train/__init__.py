@@ -1,0 +1,2 @@
+"""Training: the loop (`loop`), length-bucketed batches (`batching`) and several processes
+(`distributed`)."""
