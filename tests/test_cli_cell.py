@@ -71,6 +71,15 @@ def test_pooled_cell_trains_on_the_union_of_its_institutions(workdir, capsys):
     assert json.loads((workdir / path).read_text())["cell"]["train_institution"] == "MIMIC+UW"
 
 
+def test_shots_that_are_no_count_fail_in_argparse_one_line(workdir, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["train", "--config", "config.yaml", *CELL, "--shots", "0"])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "shots must be a whole number >= 1 or 'all'" in err[-1]
+    assert not any("Traceback" in line for line in err)
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [

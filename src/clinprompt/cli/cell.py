@@ -20,6 +20,14 @@ from clinprompt.study import ALL_SHOTS, STRATEGY_NAMES, Cell, parse_shots
 CONFIG_SCHEMA = Path(__file__).resolve().parents[3] / "workflow/schemas/config.schema.yaml"
 
 
+def _shots(value: str) -> int | str:
+    """`--shots` as `study.parse_shots` reads it; a bad value is argparse's one-line error."""
+    try:
+        return parse_shots(value, key="--shots")
+    except ConfigError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def _add_cell_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config",
@@ -32,7 +40,7 @@ def _add_cell_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strategy", required=True, choices=STRATEGY_NAMES)
     parser.add_argument("--prompt-length", type=int, default=0)
     parser.add_argument(
-        "--shots", type=parse_shots, default=ALL_SHOTS, help="k training documents or all"
+        "--shots", type=_shots, default=ALL_SHOTS, help="k training documents or all"
     )
     parser.add_argument("--train-institution", required=True)
     parser.add_argument("--seed", type=int, default=0)
