@@ -226,7 +226,7 @@ def test_weights_of_a_frozen_cell_do_not_load_into_a_trained_encoder(tables, tmp
     with pytest.raises(ConfigError, match=r"best.pt: weight 'encoder\.embeddings\.\S+' is missing"):
         predict_institutions(
             soft, drug_ade(tables), model_registry()["tiny-bert"], SETTINGS, tmp_path,
-            ["MIMIC"], tmp_path / "predictions",
+            ["MIMIC"],
         )  # fmt: skip
     assert not (tmp_path / "predictions").exists()
 

@@ -52,6 +52,7 @@ from clinprompt.train.loop import CHECKPOINT, Trainer, atomic_save
 log = logging.getLogger(__name__)
 
 BEST = "best.pt"
+PREDICTIONS = "predictions"
 
 
 def _device(name: str) -> torch.device:
@@ -338,16 +339,15 @@ def predict_institutions(
     settings: CellSettings,
     folder: Path,
     test_institutions: list[str],
-    predictions_dir: Path,
 ) -> dict[str, float]:
-    """Predict the test documents of every institution into `predictions_dir/{institution}/`.
+    """Predict the test documents of every institution into `folder/predictions/{institution}/`.
 
     Writes the whole folder atomically, with `seconds.json` (prediction time per institution)
     and `diagnostics.json` (decoding counts per institution); returns the seconds.
     """
     predictor = trained_predictor(cell, spec, data.schema, settings, Path(folder))
     seconds, diagnostics = {}, {}
-    with atomic_directory(predictions_dir) as tmp:
+    with atomic_directory(Path(folder) / PREDICTIONS) as tmp:
         for institution in test_institutions:
             test = documents_tested_at(data.tables, institution)
             started = time.perf_counter()
@@ -372,14 +372,12 @@ def predict_and_score(
     `predictions/` and `metrics/{institution}.json` in the cell's folder; the metrics by
     institution."""
     folder = Path(folder)
-    predict_institutions(
-        cell, data, spec, settings, folder, test_institutions, folder / "predictions"
-    )
+    predict_institutions(cell, data, spec, settings, folder, test_institutions)
     summary = json.loads((folder / "train.json").read_text(encoding="utf-8"))
     return {
         institution: score_institution(
             data,
-            folder / "predictions",
+            folder / PREDICTIONS,
             summary,
             institution,
             folder / "metrics" / f"{institution}.json",
@@ -405,9 +403,7 @@ def train_and_predict(
     """
     folder = Path(folder)
     summary = train_cell(cell, data, spec, settings, folder)
-    predict_institutions(
-        cell, data, spec, settings, folder, test_institutions, folder / "predictions"
-    )
+    predict_institutions(cell, data, spec, settings, folder, test_institutions)
     if not keep_weights:
         for name in (BEST, CHECKPOINT):
             (folder / name).unlink(missing_ok=True)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +44,7 @@ from clinprompt.score.bootstrap import (
     resampled_scores,
 )
 from clinprompt.score.n2c2 import COUNTS, METRICS, CountTable, MicroScore, prf
-from clinprompt.study import CELL_FIELDS, STRATEGY_NAMES, Cell
+from clinprompt.study import CELL_FIELDS, STRATEGY_NAMES
 
 log = logging.getLogger(__name__)
 
@@ -136,9 +136,15 @@ def read_grid(path: Path) -> pd.DataFrame:
 
 def _cell_key(cell: dict) -> tuple:
     """A cell's fields as a grid key; shots stay text (`all` or a number), as in the tables."""
-    key = astuple(Cell.from_record(cell))
-    shots = CELL_FIELDS.index("shots")
-    return (*key[:shots], str(key[shots]), *key[shots + 1 :])
+    return (
+        cell["dataset"],
+        cell["model"],
+        cell["strategy"],
+        int(cell["prompt_length"]),
+        str(cell["shots"]),
+        cell["train_institution"],
+        int(cell["seed"]),
+    )
 
 
 def _micro_scores(report: dict) -> Iterable[tuple[str, str, MicroScore]]:
