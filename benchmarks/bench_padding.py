@@ -27,7 +27,7 @@ from clinprompt.corpus.schema import load_schema
 from clinprompt.corpus.tables import CorpusPart, build_tables
 from clinprompt.examples.settings import ExampleSettings
 from clinprompt.examples.tables import build_examples
-from clinprompt.model.encoder import bundled_tokenizer_folder, load_tokenizer
+from clinprompt.model.checkpoint import bundled_tokenizer_folder, load_tokenizer
 from clinprompt.synth.corpora import KINDS, planned_parts, write_synthetic_corpus
 from clinprompt.train.batching import POOL_BATCHES, bucketed_batches, padding_waste
 

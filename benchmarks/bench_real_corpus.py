@@ -42,9 +42,10 @@ from render_docs import REPO, environment
 from clinprompt.cell import select_documents
 from clinprompt.config import dataset_parts, split_draw, validate_config
 from clinprompt.corpus.schema import load_schema
-from clinprompt.corpus.tables import CorpusTables, build_tables, validate_parts
+from clinprompt.corpus.tables import CorpusTables, build_tables
+from clinprompt.corpus.validation import validate_parts
 from clinprompt.predict.baseline import DICTIONARY, NO_MODEL, score_dictionary
-from clinprompt.report.aggregate import TASKS, CellScores
+from clinprompt.report.tidy import TASKS, CellScores
 from clinprompt.score.bootstrap import Comparison, compare_tables, resample_weights
 from clinprompt.score.n2c2 import CountTable, MicroScore
 from clinprompt.study import Cell, Strategy

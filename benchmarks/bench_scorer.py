@@ -20,15 +20,8 @@ import numpy as np
 
 from clinprompt.corpus.brat import Document, Entity, Relation, write_document
 from clinprompt.score.bootstrap import resample_weights, with_intervals
-from clinprompt.score.n2c2 import (
-    DocumentPair,
-    MicroScore,
-    evaluate,
-    format_table,
-    pair_predictions,
-    read_gold,
-    to_json,
-)
+from clinprompt.score.n2c2 import MicroScore, evaluate, format_table, to_json
+from clinprompt.score.pairs import DocumentPair, pair_predictions, read_gold
 
 ENTITY_TYPES = (
     "Drug",

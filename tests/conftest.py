@@ -109,3 +109,22 @@ def grid_run(tmp_path_factory):
     result = run_snakemake(workdir, GRID_CONFIG)
     assert result.returncode == 0, result.stderr[-3000:]
     return workdir
+
+
+def write_examples(frame, path: Path) -> None:
+    """An example table written as Parquet in `EXAMPLE_SCHEMA`."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from clinprompt.examples.settings import EXAMPLE_SCHEMA
+
+    pq.write_table(pa.Table.from_pandas(frame, schema=EXAMPLE_SCHEMA, preserve_index=False), path)
+
+
+def read_examples(path: Path):
+    """A table of `write_examples`, read with the dtypes the example builders give."""
+    import pyarrow.parquet as pq
+
+    from clinprompt.examples.settings import _NULLABLE, EXAMPLE_SCHEMA
+
+    return pq.read_table(path, schema=EXAMPLE_SCHEMA).to_pandas(types_mapper=_NULLABLE.get)

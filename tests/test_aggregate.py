@@ -25,17 +25,9 @@ from clinprompt.corpus.schema import load_schema
 from clinprompt.errors import InvalidInputError
 from clinprompt.grid import write_grid
 from clinprompt.predict.baseline import DICTIONARY, NO_MODEL, dictionary_cells
-from clinprompt.report.aggregate import (
-    DAGGER,
-    TABLES,
-    experiment_summary,
-    paper_tables,
-    read_scores,
-    tidy_frame,
-    tidy_metrics,
-    write_paper_tables,
-    write_tidy_metrics,
-)
+from clinprompt.report.significance import experiment_summary
+from clinprompt.report.tables import DAGGER, TABLES, paper_tables, write_paper_tables
+from clinprompt.report.tidy import read_scores, tidy_frame, tidy_metrics, write_tidy_metrics
 from clinprompt.score.cell import cell_summary_html, score_predictions, write_metrics
 from clinprompt.study import CELL_FIELDS, Cell
 from clinprompt.synth.drug_ade import drug_ade_note

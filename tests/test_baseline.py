@@ -26,7 +26,7 @@ from clinprompt.predict.baseline import (
     score_dictionary,
 )
 from clinprompt.registry import model_registry
-from clinprompt.report.aggregate import read_scores, tidy_frame
+from clinprompt.report.tidy import read_scores, tidy_frame
 from clinprompt.score.cell import documents_tested_at, score_predictions
 from clinprompt.study import CELL_FIELDS
 from tests.conftest import REPO

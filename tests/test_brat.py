@@ -19,11 +19,9 @@ from clinprompt.corpus.brat import (
     Problem,
     Relation,
     format_ann,
-    iter_ann_files,
-    parse_document,
-    read_document,
     write_document,
 )
+from clinprompt.corpus.brat_parser import iter_ann_files, parse_document, read_document
 from clinprompt.corpus.schema import load_schema
 from clinprompt.corpus.validation import iter_corpus, validate_corpus
 from clinprompt.errors import InvalidInputError

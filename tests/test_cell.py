@@ -26,7 +26,7 @@ from clinprompt.corpus.schema import load_schema
 from clinprompt.corpus.tables import CorpusTables, Dataset
 from clinprompt.errors import ConfigError
 from clinprompt.examples.tables import build_examples
-from clinprompt.model.encoder import load_tokenizer
+from clinprompt.model.checkpoint import load_tokenizer
 from clinprompt.model.extraction import ModelSettings
 from clinprompt.registry import model_registry, resolve_model_path
 from clinprompt.settings import CellSettings, TrainSettings

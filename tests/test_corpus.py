@@ -16,8 +16,8 @@ from clinprompt.corpus.tables import (
     SplitDraw,
     build_tables,
     carve_dev,
-    validate_parts,
 )
+from clinprompt.corpus.validation import validate_parts
 from clinprompt.errors import ConfigError, InvalidInputError
 
 DRUG_TEXT = "Aspirin 81 mg daily.\nLisinopril 10\nmg for hypertension."

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from clinprompt.corpus.brat import Document, format_ann
 from clinprompt.examples.windows import inside_word, word_boundary_masks
-from clinprompt.model.encoder import bundled_tokenizer_folder, load_tokenizer
+from clinprompt.model.checkpoint import bundled_tokenizer_folder, load_tokenizer
 from clinprompt.predict.decode import (
     SpanPrediction,
     bio_decode,
@@ -213,6 +213,15 @@ def test_bio_decode_drops_broken_inside_tags():
         (7, 7, "Dose"),  # I-Dose after B-Drug (5-6) closes the Drug and opens nothing
         (8, 9, "Dose"),
     ]  # -100 counts as O, so the last I-Dose is dropped too
+
+
+def test_bio_decode_counts_the_inside_tags_it_drops():
+    counts: Counter[str] = Counter()
+    bio_decode([2, 2, 0, 1, 2, 4, 4, 3, 3, 4, -100, 4], ID2LABEL, counts)
+    assert counts["bio_broken_tags"] == 5  # positions 0, 1, 5, 6 and 11 of the test above
+    counts.clear()
+    bio_decode([0, 1, 2, 2, 0, 3, 4], ID2LABEL, counts)
+    assert counts["bio_broken_tags"] == 0
 
 
 def test_bio_decode_closes_a_mention_at_the_end():

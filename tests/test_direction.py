@@ -15,7 +15,8 @@ from clinprompt.examples.finetune import pair_examples
 from clinprompt.examples.mrc import relation_examples
 from clinprompt.examples.settings import ExampleSettings
 from clinprompt.predict.predictor import Predictor, _ValueVotes
-from clinprompt.score.n2c2 import DocumentPair, evaluate
+from clinprompt.score.n2c2 import evaluate
+from clinprompt.score.pairs import DocumentPair
 from tests.test_examples import tokenizer
 
 TEXT = "Flu causes fever; flu is a viral infection."
@@ -108,7 +109,7 @@ def test_predicted_relations_are_written_the_right_way_round(directed, monkeypat
             ]
             yield row, spans, [None] * len(spans)
 
-    monkeypatch.setattr(predict_module, "_span_predictions", perfect)
+    monkeypatch.setattr(predict_module, "span_predictions", perfect)
     predictor = Predictor(None, tokenizer(), schema, ExampleSettings("hard"))
     texts = {"X/train/d0": TEXT}
     predictor._from_relations = defaultdict(list)

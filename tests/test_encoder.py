@@ -13,13 +13,13 @@ from safetensors.torch import load_file, save_file
 from transformers import AutoModel
 
 from clinprompt.errors import ConfigError
-from clinprompt.model.encoder import (
-    Encoder,
+from clinprompt.model.checkpoint import (
     bundled_tokenizer_folder,
     load_encoder,
     load_tokenizer,
     tiny_random_checkpoint,
 )
+from clinprompt.model.encoder import Encoder
 from clinprompt.model.encoder_config import EncoderConfig, tiny_config
 
 ARCHITECTURES = ["bert", "roberta", "megatron-bert"]

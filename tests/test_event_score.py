@@ -9,7 +9,7 @@ from clinprompt.corpus.events import VALUE_RULES, event_view, to_events
 from clinprompt.corpus.schema import load_schema
 from clinprompt.errors import ConfigError, InvalidInputError
 from clinprompt.score.events import EventRow, evaluate_events, format_table, to_json
-from clinprompt.score.n2c2 import DocumentPair
+from clinprompt.score.pairs import DocumentPair
 
 TEXT = "Social history: denies alcohol. Former smoker, quit 2010. Lives with wife."
 SDOH = load_schema("n2c2-2022-sdoh")

@@ -16,11 +16,12 @@ from clinprompt.examples.finetune import bio_examples, pair_examples
 from clinprompt.examples.mrc import concept_examples, relation_examples
 from clinprompt.examples.settings import ExampleSettings, bio_label_names, prompt_types
 from clinprompt.examples.shots import draw_shots
-from clinprompt.examples.tables import build_examples, read_examples, write_examples
+from clinprompt.examples.tables import build_examples
 from clinprompt.examples.windows import word_boundary_masks
 from clinprompt.predict.decode import bio_decode_words
 from clinprompt.study import STRATEGY_NAMES
 from clinprompt.synth.corpora import write_synthetic_corpus
+from tests.conftest import read_examples, write_examples
 from tests.test_corpus import drug_doc, sdoh_doc
 
 DRUG = load_schema("n2c2-2018")

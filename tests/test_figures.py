@@ -13,21 +13,20 @@ from matplotlib.container import BarContainer
 from clinprompt.atomic import atomic_write_parquet
 from clinprompt.errors import InvalidInputError
 from clinprompt.predict.baseline import DICTIONARY
-from clinprompt.report.aggregate import in_experiment, seed_statistics, tidy_metrics
+from clinprompt.report.cell_figures import figure_data_uri, learning_curve_figure
 from clinprompt.report.figures import (
     FIGURES,
     STRATEGY_COLOURS,
     cost_figure,
     cross_institution_figure,
     few_shot_figure,
-    figure_data_uri,
     frozen_gaps,
-    learning_curve_figure,
     shot_positions,
     strategies_figure,
     write_figures,
     write_figures_from,
 )
+from clinprompt.report.tidy import in_experiment, seed_statistics, tidy_metrics
 from tests.test_aggregate import (
     study_grid,
     study_grid_with_dictionary,

@@ -9,7 +9,7 @@ from clinprompt.cell import build_model, example_settings, score_predictions, se
 from clinprompt.corpus.schema import load_schema
 from clinprompt.corpus.tables import CorpusPart, build_tables, table_documents
 from clinprompt.examples.tables import build_examples
-from clinprompt.model.encoder import tiny_random_checkpoint
+from clinprompt.model.checkpoint import tiny_random_checkpoint
 from clinprompt.predict.predictor import Predictor
 from clinprompt.registry import model_registry
 from clinprompt.settings import CellSettings, TrainSettings

@@ -10,7 +10,8 @@ from torch import nn
 from transformers import AutoModel
 
 from clinprompt.errors import ConfigError
-from clinprompt.model.encoder import Encoder, load_encoder, tiny_random_checkpoint
+from clinprompt.model.checkpoint import load_encoder, tiny_random_checkpoint
+from clinprompt.model.encoder import Encoder
 from clinprompt.model.prompts import DeepPrompt, InputPrompt, trainable_share
 
 ARCHITECTURES = ["bert", "roberta", "megatron-bert"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from clinprompt.errors import ConfigError
-from clinprompt.model.encoder import load_encoder, tiny_random_checkpoint
+from clinprompt.model.checkpoint import load_encoder, tiny_random_checkpoint
 from clinprompt.registry import (
     job_gpus,
     model_registry,

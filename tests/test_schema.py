@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from clinprompt.corpus.brat import Document, Relation, parse_document, read_document
+from clinprompt.corpus.brat import Document, Relation
+from clinprompt.corpus.brat_parser import parse_document, read_document
 from clinprompt.corpus.schema import (
     AttributeType,
     EventType,

@@ -14,16 +14,8 @@ from hypothesis import strategies as st
 from clinprompt.corpus.brat import Document, Entity, Event, Relation, format_ann
 from clinprompt.corpus.schema import load_schema
 from clinprompt.errors import InvalidInputError
-from clinprompt.score.n2c2 import (
-    DocumentPair,
-    evaluate,
-    format_table,
-    macro,
-    pair_predictions,
-    prf,
-    read_gold,
-    to_json,
-)
+from clinprompt.score.n2c2 import evaluate, format_table, macro, prf, to_json
+from clinprompt.score.pairs import DocumentPair, pair_predictions, read_gold
 
 TEXT = "aspirin 81 mg po daily for pain; metoprolol 25 mg bid\n" * 3
 

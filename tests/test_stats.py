@@ -9,8 +9,8 @@ import pytest
 from clinprompt.corpus.brat import Document, Entity, write_document
 from clinprompt.corpus.schema import load_schema
 from clinprompt.corpus.stats import (
+    AnnotationCounts,
     corpus_statistics,
-    count_documents,
     dictionary_baseline,
     format_baseline,
     statistics_html,
@@ -18,6 +18,13 @@ from clinprompt.corpus.stats import (
 )
 from clinprompt.corpus.tables import CorpusPart, build_tables
 from tests.test_corpus import drug_doc, sdoh_doc
+
+
+def count_documents(docs) -> AnnotationCounts:
+    counts = AnnotationCounts()
+    for doc in docs:
+        counts.add(doc)
+    return counts
 
 
 def test_count_documents_per_type():

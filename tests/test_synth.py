@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from clinprompt.corpus.brat import Document, Entity, iter_ann_files, read_document
+from clinprompt.corpus.brat import Document, Entity
+from clinprompt.corpus.brat_parser import iter_ann_files, read_document
 from clinprompt.corpus.schema import load_schema
 from clinprompt.corpus.stats import BASELINE_COLUMNS, dictionary_baseline
 from clinprompt.corpus.tables import CorpusPart, build_tables

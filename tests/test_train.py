@@ -156,28 +156,30 @@ def decay_of(optimizer: torch.optim.Optimizer, model) -> dict[str, tuple[str, fl
     return {name: group_of[id(p)] for name, p in model.named_parameters() if p.requires_grad}
 
 
-@pytest.mark.parametrize("strategy", ["soft", "finetune"])
+@pytest.mark.parametrize("strategy", ["soft", "finetune", "soft-frozen"])
 def test_weight_decay_spares_biases_layer_norms_and_prompts(one_note, tmp_path, strategy):
     model, frame, pad_id = model_and_examples(one_note, strategy)
     settings = {"lr_encoder": 1e-5, "lr_prompt": 1e-2, "lr_head": 1e-3, "weight_decay": 0.05}
     groups = decay_of(trainer(model, frame, pad_id, tmp_path, **settings).optimizer, model)
     marker = "encoder.embeddings.added_embeddings.weight"
     for name, (group, lr, decay) in groups.items():
-        prompt = name.startswith("prompt.") or (name == marker and strategy == "soft")
+        prompt = name.startswith("prompt.") or (name == marker and strategy == "soft-frozen")
         vector = "bias" in name or "LayerNorm" in name or name.split(".")[-2] == "ln"
         assert decay == (0.0 if prompt or vector or name == marker else 0.05), name
         assert group.endswith("/no_decay") == (decay == 0.0), name
         base = "prompt" if prompt else "encoder" if name.startswith("encoder.") else "head"
         assert (group.split("/")[0], lr) == (base, settings[f"lr_{base}"]), name
-    assert groups["encoder.embeddings.LayerNorm.weight"][2] == 0.0
-    assert groups["encoder.encoder.layer.0.attention.self.query.bias"][2] == 0.0
-    assert groups["encoder.encoder.layer.0.attention.self.query.weight"][2] == 0.05
-    # Trigger markers learn with the prompts, entity markers (finetune) with the encoder.
-    if strategy == "finetune":
-        assert groups[marker] == ("encoder/no_decay", 1e-5, 0.0)
-    else:
+    # Markers (entity markers of finetune, trigger markers of MRC) learn with the encoder
+    # when it trains, with the prompts when it is frozen.
+    if strategy == "soft-frozen":
         assert groups[marker] == ("prompt/no_decay", 1e-2, 0.0)
-    if strategy == "soft":
+        assert not any(name.startswith("encoder.") and name != marker for name in groups)
+    else:
+        assert groups[marker] == ("encoder/no_decay", 1e-5, 0.0)
+        assert groups["encoder.embeddings.LayerNorm.weight"][2] == 0.0
+        assert groups["encoder.encoder.layer.0.attention.self.query.bias"][2] == 0.0
+        assert groups["encoder.encoder.layer.0.attention.self.query.weight"][2] == 0.05
+    if strategy != "finetune":
         assert groups["prompt.embedding.weight"] == ("prompt/no_decay", 1e-2, 0.0)
 
 
@@ -208,7 +210,7 @@ def test_frozen_encoder_in_bf16_trains_fp32_prompts(one_note, monkeypatch, promp
     """On GPU a frozen encoder loads in bf16: here the GPU decision is taken on the CPU, and
     the model trains and predicts under CPU bf16 autocast as it would under CUDA's."""
     from clinprompt import cell as cell_module
-    from clinprompt.model.encoder import encoder_dtype
+    from clinprompt.model.checkpoint import encoder_dtype
     from clinprompt.predict.predictor import Predictor
 
     assert encoder_dtype(torch.device("cuda"), frozen=True) == torch.bfloat16

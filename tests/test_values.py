@@ -18,16 +18,17 @@ from clinprompt.corpus.schema import load_schema
 from clinprompt.corpus.tables import CorpusPart, CorpusTables, build_tables, table_documents
 from clinprompt.errors import InvalidInputError
 from clinprompt.examples.settings import ExampleSettings
-from clinprompt.examples.tables import build_examples, read_examples, write_examples
+from clinprompt.examples.tables import build_examples
 from clinprompt.model.heads import ValueHead
 from clinprompt.predict.predictor import Predictor, write_predictions
 from clinprompt.registry import model_registry
-from clinprompt.score.n2c2 import pair_predictions
+from clinprompt.score.pairs import pair_predictions
 from clinprompt.settings import CellSettings, TrainSettings
 from clinprompt.study import Cell
 from clinprompt.synth.corpora import write_synthetic_corpus
 from clinprompt.train.batching import collate
 from clinprompt.train.loop import Trainer
+from tests.conftest import read_examples, write_examples
 from tests.test_event_score import gold_document, study_view_prediction
 
 SDOH = load_schema("n2c2-2022-sdoh")

@@ -10,8 +10,15 @@ import pytest
 from transformers import AutoTokenizer
 
 from clinprompt.errors import ConfigError
-from clinprompt.examples.windows import context_windows, sentence_spans, tokenize_document
+from clinprompt.examples.windows import pack_windows, sentence_spans, tokenize_document
 from clinprompt.synth.drug_ade import drug_ade_note
+
+
+def context_windows(text: str, tokenizer, budget: int, stride: int):
+    """Sentence-aware windows of at most `budget` context tokens over `text`, as the example
+    builders cut them."""
+    return pack_windows(tokenize_document(text, tokenizer), sentence_spans(text), budget, stride)
+
 
 NOTE = (
     "Discharge Medications:\n"

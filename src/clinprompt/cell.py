@@ -37,7 +37,7 @@ from clinprompt.examples.settings import (
 )
 from clinprompt.examples.shots import draw_shots
 from clinprompt.examples.tables import build_examples
-from clinprompt.model.encoder import encoder_dtype, load_encoder
+from clinprompt.model.checkpoint import encoder_dtype, load_encoder
 from clinprompt.model.extraction import ExtractionModel, ModelSettings, seeded_model
 from clinprompt.predict.predictor import Predictor, write_predictions
 from clinprompt.predict.thresholds import calibrate, none_bias, span_thresholds

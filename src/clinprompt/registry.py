@@ -211,7 +211,9 @@ def _tiny_folder(architecture: str, root: Path) -> Path:
     if (folder / "model.safetensors").is_file():
         return folder
     tiny_config(architecture)  # a clear error for an unknown architecture, before any writing
-    from clinprompt.model.encoder import tiny_random_checkpoint  # torch, only when a model is built
+    from clinprompt.model.checkpoint import (
+        tiny_random_checkpoint,  # torch, only when a model is built
+    )
 
     tmp = root / f".tiny-{architecture}.tmp{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)

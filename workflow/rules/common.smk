@@ -7,7 +7,7 @@ from clinprompt.config import config_or_exit, dataset_parts
 from clinprompt.grid import grid_frame, institutions, metrics_files
 from clinprompt.predict.baseline import DICTIONARY, NO_MODEL, dictionary_cells
 from clinprompt.registry import job_gpus, model_registry
-from clinprompt.report.aggregate import TABLES
+from clinprompt.report.tables import TABLES
 from clinprompt.report.figures import FIGURES
 from clinprompt.settings import as_params, cell_settings
 from clinprompt.study import CELL_PATH, STRATEGY_NAMES, Cell, cell_path, parse_shots

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from clinprompt.report.aggregate import write_tidy_metrics
+from clinprompt.report.tidy import write_tidy_metrics
 from clinprompt.scripting import run_step
 
 run_step(

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from clinprompt.report.aggregate import write_paper_tables
+from clinprompt.report.tables import write_paper_tables
 from clinprompt.scripting import run_step
 
 run_step(

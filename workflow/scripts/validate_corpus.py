@@ -1,7 +1,8 @@
 """Validate every BRAT folder of a dataset; the log lists each problem as path:line."""
 
 from clinprompt.corpus.schema import load_schema
-from clinprompt.corpus.tables import CorpusPart, validate_parts
+from clinprompt.corpus.tables import CorpusPart
+from clinprompt.corpus.validation import validate_parts
 from clinprompt.scripting import run_step
 
 

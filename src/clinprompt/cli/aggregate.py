@@ -25,14 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_aggregate(args: argparse.Namespace) -> int:
     """Write the tidy table, every table and every figure."""
     from clinprompt.atomic import atomic_write_parquet
-    from clinprompt.report.aggregate import (
-        paper_tables,
-        read_grid,
-        read_scores,
-        tidy_frame,
-        write_table,
-    )
     from clinprompt.report.figures import write_figures
+    from clinprompt.report.tables import paper_tables, write_table
+    from clinprompt.report.tidy import read_grid, read_scores, tidy_frame
 
     scores = read_scores(args.metrics, read_grid(args.grid))
     tidy = tidy_frame(scores)

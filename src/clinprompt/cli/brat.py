@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from clinprompt.corpus.brat import iter_ann_files, read_document
+from clinprompt.corpus.brat_parser import iter_ann_files, read_document
 from clinprompt.corpus.schema import load_schema
 from clinprompt.corpus.stats import AnnotationCounts
 from clinprompt.corpus.validation import validate_corpus

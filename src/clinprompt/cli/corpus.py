@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 from clinprompt.corpus.schema import load_schema
-from clinprompt.corpus.tables import ON_INVALID, CorpusPart, build_tables
+from clinprompt.corpus.tables import CorpusPart, build_tables
+from clinprompt.corpus.validation import ON_INVALID
 from clinprompt.errors import ConfigError
 
 

@@ -28,6 +28,7 @@ from clinprompt.score.bootstrap import (
     with_interval,
     with_intervals,
 )
+from clinprompt.score.pairs import pair_predictions, read_gold
 
 
 def _count(minimum: int) -> Callable[[str], int]:
@@ -101,8 +102,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     schema = _schema(args)
     if args.events and (schema is None or not schema.events):
         raise InvalidInputError("--events needs --schema naming a dataset with events")
-    gold = score.read_gold(args.gold_dir)
-    pairs = score.pair_predictions(gold, args.gold_dir, args.pred_dir, official=args.official)
+    gold = read_gold(args.gold_dir)
+    pairs = pair_predictions(gold, args.gold_dir, args.pred_dir, official=args.official)
     evaluation = score.evaluate(pairs, schema)
     weights = resample_weights(len(pairs), args.bootstrap, args.seed) if args.bootstrap else None
     if weights is not None:
@@ -122,9 +123,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
 def run_compare(args: argparse.Namespace) -> int:
     """Print and write the paired comparison of two systems."""
     schema = _schema(args)
-    gold = score.read_gold(args.gold_dir)
+    gold = read_gold(args.gold_dir)
     a, b = (
-        score.evaluate(score.pair_predictions(gold, args.gold_dir, folder), schema)
+        score.evaluate(pair_predictions(gold, args.gold_dir, folder), schema)
         for folder in (args.pred_a, args.pred_b)
     )
     weights = resample_weights(len(gold), args.bootstrap, args.seed)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +23,8 @@ from clinprompt.atomic import atomic_write_text
 from clinprompt.corpus.brat import Document
 from clinprompt.corpus.tables import CorpusTables, table_documents
 from clinprompt.predict.baseline import dictionary_predictions, mention_dictionary
-from clinprompt.score.n2c2 import DocumentPair, evaluate, metrics
+from clinprompt.score.n2c2 import evaluate, metrics
+from clinprompt.score.pairs import DocumentPair
 
 BASELINE_COLUMNS = (
     "train_institution",
@@ -63,14 +63,6 @@ class AnnotationCounts:
             lines.append(f"{kind}\t{sum(counts.values())}")
             lines.extend(f"  {name}\t{n}" for name, n in sorted(counts.items()))
         return "\n".join(lines)
-
-
-def count_documents(docs: Iterable[Document]) -> AnnotationCounts:
-    """Counts over any iterable of documents."""
-    counts = AnnotationCounts()
-    for doc in docs:
-        counts.add(doc)
-    return counts
 
 
 def corpus_statistics(tables: CorpusTables) -> pd.DataFrame:

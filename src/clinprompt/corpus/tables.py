@@ -12,7 +12,6 @@ never touched. A training institution of the grid may pool several (`MIMIC+UW`,
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 from collections import Counter
@@ -23,25 +22,17 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from clinprompt.atomic import atomic_file, atomic_write_text
-from clinprompt.corpus.brat import (
-    Attribute,
-    Document,
-    Entity,
-    Event,
-    Problem,
-    Relation,
-    iter_ann_files,
-)
+from clinprompt.atomic import atomic_file
+from clinprompt.corpus.brat import Attribute, Document, Entity, Event, Relation
+from clinprompt.corpus.brat_parser import iter_ann_files
 from clinprompt.corpus.schema import DatasetSchema, load_schema
-from clinprompt.corpus.validation import iter_corpus, validate_corpus
+from clinprompt.corpus.validation import dropped_list, iter_corpus
 from clinprompt.errors import ConfigError, InvalidInputError
 
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "dev", "test")
 POOL = "+"
-ON_INVALID = ("stop", "drop_annotation")
 
 _FRAGMENTS = pa.list_(pa.struct([("start", pa.int64()), ("end", pa.int64())]))
 _ARGUMENTS = pa.list_(pa.struct([("role", pa.string()), ("id", pa.string())]))
@@ -265,7 +256,7 @@ def build_tables(
     (counted in the summary as `dropped_annotations`; `validate_parts` lists them). A part
     without a split has its documents split into train and test by `split_draw`.
     """
-    dropped = _dropped_list(on_invalid)
+    dropped = dropped_list(on_invalid)
     rows: dict[str, list[dict]] = {kind: [] for kind in TABLE_SCHEMAS}
     line_counts: Counter[str] = Counter()
     skipped: list[str] = []
@@ -318,66 +309,6 @@ def build_tables(
             "dropped %d invalid annotation lines (on_invalid: drop_annotation)", len(dropped)
         )
     return CorpusTables(**frames), summary
-
-
-def _dropped_list(on_invalid: str) -> list[Problem] | None:
-    """The list that collects dropped lines under `drop_annotation`; None under `stop`."""
-    if on_invalid not in ON_INVALID:
-        raise ConfigError(f"on_invalid: '{on_invalid}' is not one of {', '.join(ON_INVALID)}")
-    return [] if on_invalid == "drop_annotation" else None
-
-
-def validate_parts(
-    parts: list[CorpusPart],
-    schema: DatasetSchema,
-    out_json: Path,
-    skip_invalid: bool = False,
-    trust_offsets: bool = False,
-    on_invalid: str = "stop",
-) -> dict:
-    """Validate every folder in one pass; log each problem and write a JSON report.
-
-    Stops with a one-line error when any document is invalid, unless `skip_invalid`. Under
-    `on_invalid: drop_annotation` the invalid lines of readable documents are listed under
-    `dropped` (and counted as `dropped_annotations`) instead of stopping the run.
-    """
-    dropped = _dropped_list(on_invalid)
-    problems = []
-    documents = 0
-    for part in parts:
-        if not Path(part.path).is_dir():
-            raise InvalidInputError(f"{part.path}: corpus folder not found")
-        documents += len(iter_ann_files(part.path))
-        problems.extend(validate_corpus(part.path, schema, trust_offsets, dropped))
-    for problem in problems:
-        log.log(logging.ERROR if problem.severity == "error" else logging.WARNING, "%s", problem)
-    for problem in dropped or ():
-        log.warning("dropped %s", problem)
-    errors = [p for p in problems if p.severity == "error"]
-    report = {
-        "documents": documents,
-        "errors": len(errors),
-        "warnings": len(problems) - len(errors),
-        "invalid_documents": len({p.path for p in errors}),
-        "problems": [str(p) for p in problems],
-        "dropped_annotations": len(dropped or ()),
-        "dropped": [str(p) for p in dropped or ()],
-    }
-    log.info(
-        "validated %d documents: %d errors in %d documents, %d warnings, %d lines dropped",
-        documents,
-        report["errors"],
-        report["invalid_documents"],
-        report["warnings"],
-        report["dropped_annotations"],
-    )
-    if errors and not skip_invalid:
-        raise InvalidInputError(
-            f"{errors[0]} (and {len(errors) - 1} more errors in {report['invalid_documents']} "
-            "documents; all are listed in the log; set skip_invalid: true to leave them out)"
-        )
-    atomic_write_text(out_json, json.dumps(report, indent=1) + "\n")
-    return report
 
 
 def write_corpus_tables(

@@ -1,26 +1,36 @@
 """Corpus validation: BRAT documents read and checked against a dataset schema.
 
 The file format (`brat`) knows nothing of schemas; here a folder's documents are read, checked
-by the schema, and either reported (`validate_corpus`) or handed to the pipeline
-(`iter_corpus`), stopping on, skipping or dropping what is invalid as the policy says.
+by the schema, and either reported (`validate_corpus`; `validate_parts` for every folder of a
+corpus, with its JSON report) or handed to the pipeline (`iter_corpus`), stopping on, skipping
+or dropping what is invalid as the policy says (`ON_INVALID`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+import logging
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from clinprompt.corpus.brat import (
-    ANNOTATION_KINDS,
-    Document,
-    Problem,
+from clinprompt.atomic import atomic_write_text
+from clinprompt.corpus.brat import ANNOTATION_KINDS, Document, Problem
+from clinprompt.corpus.brat_parser import (
     iter_ann_files,
     orphan_texts,
     read_document,
     reference_problems,
 )
 from clinprompt.corpus.schema import DatasetSchema
-from clinprompt.errors import InvalidInputError
+from clinprompt.errors import ConfigError, InvalidInputError
+
+if TYPE_CHECKING:
+    from clinprompt.corpus.tables import CorpusPart
+
+log = logging.getLogger(__name__)
+
+ON_INVALID = ("stop", "drop_annotation")
 
 
 def read_checked(
@@ -123,3 +133,63 @@ def iter_corpus(
             raise InvalidInputError(
                 f"{ann_path}: invalid document ({len(errors)} problems): {listed}"
             )
+
+
+def dropped_list(on_invalid: str) -> list[Problem] | None:
+    """The list that collects dropped lines under `drop_annotation`; None under `stop`."""
+    if on_invalid not in ON_INVALID:
+        raise ConfigError(f"on_invalid: '{on_invalid}' is not one of {', '.join(ON_INVALID)}")
+    return [] if on_invalid == "drop_annotation" else None
+
+
+def validate_parts(
+    parts: Sequence[CorpusPart],
+    schema: DatasetSchema,
+    out_json: Path,
+    skip_invalid: bool = False,
+    trust_offsets: bool = False,
+    on_invalid: str = "stop",
+) -> dict:
+    """Validate every folder in one pass; log each problem and write a JSON report.
+
+    Stops with a one-line error when any document is invalid, unless `skip_invalid`. Under
+    `on_invalid: drop_annotation` the invalid lines of readable documents are listed under
+    `dropped` (and counted as `dropped_annotations`) instead of stopping the run.
+    """
+    dropped = dropped_list(on_invalid)
+    problems = []
+    documents = 0
+    for part in parts:
+        if not Path(part.path).is_dir():
+            raise InvalidInputError(f"{part.path}: corpus folder not found")
+        documents += len(iter_ann_files(part.path))
+        problems.extend(validate_corpus(part.path, schema, trust_offsets, dropped))
+    for problem in problems:
+        log.log(logging.ERROR if problem.severity == "error" else logging.WARNING, "%s", problem)
+    for problem in dropped or ():
+        log.warning("dropped %s", problem)
+    errors = [p for p in problems if p.severity == "error"]
+    report = {
+        "documents": documents,
+        "errors": len(errors),
+        "warnings": len(problems) - len(errors),
+        "invalid_documents": len({p.path for p in errors}),
+        "problems": [str(p) for p in problems],
+        "dropped_annotations": len(dropped or ()),
+        "dropped": [str(p) for p in dropped or ()],
+    }
+    log.info(
+        "validated %d documents: %d errors in %d documents, %d warnings, %d lines dropped",
+        documents,
+        report["errors"],
+        report["invalid_documents"],
+        report["warnings"],
+        report["dropped_annotations"],
+    )
+    if errors and not skip_invalid:
+        raise InvalidInputError(
+            f"{errors[0]} (and {len(errors) - 1} more errors in {report['invalid_documents']} "
+            "documents; all are listed in the log; set skip_invalid: true to leave them out)"
+        )
+    atomic_write_text(out_json, json.dumps(report, indent=1) + "\n")
+    return report

@@ -1,18 +1,14 @@
-"""The example table of a corpus: every row kind of a strategy, negatives down-sampled, written and
-read as Parquet."""
+"""The example table of a corpus: every row kind of a strategy, negatives down-sampled, in the
+columns and dtypes of `EXAMPLE_SCHEMA`."""
 
 from __future__ import annotations
 
 import logging
 import random
 from collections import Counter
-from pathlib import Path
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from clinprompt.atomic import atomic_file
 from clinprompt.corpus.schema import DatasetSchema
 from clinprompt.corpus.tables import CorpusTables
 from clinprompt.examples.finetune import (
@@ -24,8 +20,6 @@ from clinprompt.examples.mrc import (
     relation_examples,
 )
 from clinprompt.examples.settings import (
-    _NULLABLE,
-    EXAMPLE_SCHEMA,
     ExampleSet,
     ExampleSettings,
 )
@@ -103,15 +97,3 @@ def build_examples(
     counts["examples"] = len(frame)
     log.info("%s examples: %s", settings.strategy, dict(sorted(counts.items())))
     return ExampleSet(frame, settings.markers, dict(sorted(counts.items())))
-
-
-def write_examples(frame: pd.DataFrame, path: Path) -> None:
-    """Write an example table as Parquet, atomically."""
-    table = pa.Table.from_pandas(frame, schema=EXAMPLE_SCHEMA, preserve_index=False)
-    with atomic_file(path) as tmp:
-        pq.write_table(table, tmp)
-
-
-def read_examples(path: Path) -> pd.DataFrame:
-    """Read a table written by `write_examples`, with the dtypes the builders give."""
-    return pq.read_table(path, schema=EXAMPLE_SCHEMA).to_pandas(types_mapper=_NULLABLE.get)

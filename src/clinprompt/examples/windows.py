@@ -209,11 +209,6 @@ def pack_windows(
     return [_window(i, tokens, first, stop) for i, (first, stop) in enumerate(ranges)]
 
 
-def context_windows(text: str, tokenizer, budget: int, stride: int) -> list[Window]:
-    """Sentence-aware windows of at most `budget` context tokens over `text`."""
-    return pack_windows(tokenize_document(text, tokenizer), sentence_spans(text), budget, stride)
-
-
 def inside_word(text: str, boundary: int) -> bool:
     """Whether character offset `boundary` falls between two alphanumeric characters."""
     return 0 < boundary < len(text) and text[boundary - 1].isalnum() and text[boundary].isalnum()

@@ -1,2 +1,3 @@
-"""The model: the BERT-family encoder (`encoder`, `encoder_config`), soft prompts (`prompts`), heads
-(`heads`) and the extraction model of each strategy (`extraction`)."""
+"""The model: the BERT-family encoder (`encoder`, `encoder_config`), checkpoint folders loaded into
+it (`checkpoint`), soft prompts (`prompts`), heads (`heads`) and the extraction model of each
+strategy (`extraction`)."""

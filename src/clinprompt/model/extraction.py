@@ -170,12 +170,12 @@ class ExtractionModel(nn.Module):
         Biases and LayerNorm weights (the only 1-D tensors) are not decayed, as in BERT's
         recipe, nor is anything of the prompt group (prompt vectors, their reparameterisation,
         marker embeddings): those make the model's input, which decay would pull to zero.
-        Entity markers (`finetune`), whose hidden states are the pair classifier's input, are
-        new rows of the vocabulary and learn with the encoder: at the prompts' rate they grew
-        until every pair row encoded to nearly the same vector and the classifier could not
-        tell one pair from another. Trigger markers (MRC) learn with the prompts.
+        Marker embeddings (entity markers of `finetune`, trigger markers of MRC) are new rows
+        of the vocabulary and learn with the encoder whenever it trains: at the prompts' rate
+        they grew until every pair row encoded to nearly the same vector and the classifier
+        could not tell one pair from another. With a frozen encoder they learn with the prompts.
         """
-        with_prompts = not self.settings.kind.entity_markers
+        with_prompts = self.settings.kind.frozen
         groups: dict[str, list[nn.Parameter]] = defaultdict(list)
         for name, parameter in self.named_parameters():
             if not parameter.requires_grad:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from seqeval.scheme import IOB2, Entities
 from torch import Tensor
 
 from clinprompt.corpus.brat import Entity
@@ -173,28 +174,25 @@ def char_span_to_fragments(text: str, start: int, end: int) -> list[tuple[int, i
 
 
 def bio_decode(
-    label_ids: Sequence[int], id2label: Mapping[int, str] | Sequence[str]
+    label_ids: Sequence[int],
+    id2label: Mapping[int, str] | Sequence[str],
+    counts: Counter[str] | None = None,
 ) -> list[tuple[int, int, str]]:
-    """Token spans `(i, j, type)` (end inclusive) of an IOB2 label sequence.
+    """Token spans `(i, j, type)` (end inclusive) of an IOB2 label sequence, read by seqeval's
+    strict IOB2 scheme (`mode="strict", scheme=IOB2`; its default conlleval mode would make a
+    chunk of `O I-Drug`).
 
-    Strict IOB2: `B-X` opens a mention of type X; `I-X` extends it only when the open mention
-    has type X; any other `I-` (after `O`, at the start, or after another type) opens nothing
-    and is dropped, and it closes the open mention. Negative ids (-100) count as `O`.
+    `B-X` opens a mention of type X; `I-X` extends it only when the open mention has type X;
+    any other `I-` (after `O`, at the start, or after another type) opens nothing and is
+    dropped, and it closes the open mention; `counts["bio_broken_tags"]` adds those. Negative
+    ids (-100) count as `O`.
     """
-    spans: list[tuple[int, int, str]] = []
-    open_type: str | None = None
-    open_start = 0
-    for index, label_id in enumerate(label_ids):
-        label = "O" if label_id < 0 else id2label[int(label_id)]
-        prefix, _, kind = label.partition("-")
-        if prefix == "I" and kind == open_type:
-            continue
-        if open_type is not None:
-            spans.append((open_start, index - 1, open_type))
-        open_type, open_start = (kind, index) if prefix == "B" else (None, index)
-    if open_type is not None:
-        spans.append((open_start, len(label_ids) - 1, open_type))
-    return spans
+    tags = ["O" if label_id < 0 else id2label[int(label_id)] for label_id in label_ids]
+    chunks = Entities([tags], IOB2).entities[0]
+    if counts is not None:
+        inside = sum(chunk.end - chunk.start - 1 for chunk in chunks)
+        counts["bio_broken_tags"] += sum(tag.startswith("I-") for tag in tags) - inside
+    return [(chunk.start, chunk.end - 1, chunk.tag) for chunk in chunks]
 
 
 def bio_decode_words(
@@ -203,8 +201,10 @@ def bio_decode_words(
     token_starts: Sequence[int],
     token_ends: Sequence[int],
     id2label: Mapping[int, str] | Sequence[str],
+    counts: Counter[str] | None = None,
 ) -> list[tuple[int, int, str]]:
-    """Token spans `(i, j, type)` (end inclusive) of IOB2 labels read per word.
+    """Token spans `(i, j, type)` (end inclusive) of IOB2 labels read per word (broken tags
+    counted per word into `counts`, as by `bio_decode`).
 
     A word is a context token that starts a word of `text` and the continuation tokens after
     it; it takes its first token's label, so a tag on a continuation token is never read.
@@ -224,7 +224,7 @@ def bio_decode_words(
         labels.append(int(label_id) if word_start[k] else -1)
     return [
         (words[first][0], words[last][1], kind)
-        for first, last, kind in bio_decode(labels, id2label)
+        for first, last, kind in bio_decode(labels, id2label, counts)
         if word_end[words[last][1]]
     ]
 

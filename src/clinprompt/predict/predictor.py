@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -43,114 +42,23 @@ from clinprompt.corpus.tables import entity_row
 from clinprompt.examples.finetune import bio_examples, pair_examples
 from clinprompt.examples.mrc import concept_examples, relation_examples
 from clinprompt.examples.settings import ExampleSettings, bio_label_names
-from clinprompt.examples.windows import word_boundary_masks
 from clinprompt.model.extraction import ExtractionModel, autocast
-from clinprompt.model.heads import SpanOutputs
 from clinprompt.predict.decode import (
     SpanPrediction,
     SpanThresholds,
     bio_decode_words,
     char_span_to_fragments,
-    decode_spans,
     predictions_to_entities,
     token_span_to_chars,
 )
-from clinprompt.train.batching import bucketed_batches, collate, to_device
+from clinprompt.predict.outputs import (
+    pair_logits,
+    row_batches,
+    span_predictions,
+    value_probabilities,
+)
 
 log = logging.getLogger(__name__)
-
-
-def _batches(
-    model: ExtractionModel, frame: pd.DataFrame, batch_size: int, pad_id: int
-) -> Iterator[tuple[pd.DataFrame, dict]]:
-    device = next(model.parameters()).device
-    for kind, rows in bucketed_batches(frame, batch_size, seed=None):
-        yield frame.iloc[rows], to_device(collate(frame, kind, rows, pad_id), device)
-
-
-def span_outputs(
-    model: ExtractionModel,
-    frame: pd.DataFrame,
-    texts: dict[str, str],
-    batch_size: int,
-    pad_id: int,
-    threshold: float = 0.0,
-) -> Iterator[tuple[pd.DataFrame, SpanOutputs, Tensor, Tensor]]:
-    """Per batch of MRC rows: the rows, the span head's outputs (candidates above
-    `threshold`) and the word-start and word-end masks of its tokens."""
-    device = next(model.parameters()).device
-    for part, batch in _batches(model, frame, batch_size, pad_id):
-        with autocast(device):
-            out = model.forward_spans(batch, threshold=threshold)
-        length = batch["input_ids"].shape[1]
-        starts = torch.zeros(len(part), length, dtype=torch.bool)
-        ends = torch.zeros_like(starts)
-        for b, row in enumerate(part.itertuples()):
-            s, e = word_boundary_masks(texts[row.document], row.token_starts, row.token_ends)
-            starts[b, : len(s)] = torch.as_tensor(s)
-            ends[b, : len(e)] = torch.as_tensor(e)
-        yield part, out, starts, ends
-
-
-def decode_outputs(
-    out: SpanOutputs,
-    starts: Tensor,
-    ends: Tensor,
-    width: int,
-    thresholds: SpanThresholds,
-    counts: Counter[str] | None = None,
-) -> list[list[tuple[int, int, float]]]:
-    """`decode_spans` of one batch of `span_outputs` under `thresholds`."""
-    return decode_spans(
-        out.start_logits,
-        out.end_logits,
-        out.pairs,
-        out.match_logits,
-        out.context_mask,
-        starts,
-        ends,
-        width,
-        start_threshold=thresholds.start,
-        end_threshold=thresholds.end,
-        match_threshold=thresholds.match,
-        counts=counts,
-    )
-
-
-def value_probabilities(
-    model: ExtractionModel, hidden_states: Tensor, spans: list[list[tuple]]
-) -> list[Sequence[Tensor | None]]:
-    """Per row of a batch, the value head's probabilities (one `[values]` vector per span) of
-    its token spans `(i, j, ...)`; None for each span when the model has no value head."""
-    if model.value_head is None:
-        return [[None] * len(found) for found in spans]
-    rows = [(b, i, j) for b, found in enumerate(spans) for i, j, *_ in found]
-    index = torch.tensor(rows, dtype=torch.long, device=hidden_states.device).reshape(-1, 3)
-    with autocast(hidden_states.device):
-        logits = model.forward_values(hidden_states, index)
-    return list(logits.float().softmax(-1).cpu().split([len(found) for found in spans]))
-
-
-def _span_predictions(
-    model: ExtractionModel,
-    frame: pd.DataFrame,
-    texts: dict[str, str],
-    batch_size: int,
-    pad_id: int,
-    counts: Counter[str],
-    thresholds: SpanThresholds,
-) -> Iterator[tuple[pd.Series, list[tuple[int, int, float]], Sequence[Tensor | None]]]:
-    """(row, accepted token spans, their value probabilities) for every MRC row; `counts` adds
-    the bridges dropped and the rows asked and answered per task."""
-    width = model.settings.max_span_width
-    outputs = span_outputs(model, frame, texts, batch_size, pad_id, thresholds.candidates)
-    for part, out, starts, ends in outputs:
-        spans = decode_outputs(out, starts, ends, width, thresholds, counts)
-        values = value_probabilities(model, out.hidden_states, spans)
-        for (_, row), found, found_values in zip(part.iterrows(), spans, values, strict=True):
-            counts[f"{row.task}_rows"] += 1
-            counts[f"{row.task}_rows_answered"] += bool(found)
-            yield row, found, found_values
 
 
 class _ValueVotes:
@@ -223,18 +131,6 @@ def _entity_table(documents: pd.DataFrame, entities: dict[str, list[Entity]]) ->
     return pd.DataFrame(rows, columns=columns)
 
 
-def pair_logits(
-    model: ExtractionModel, frame: pd.DataFrame, batch_size: int, pad_id: int
-) -> Iterator[tuple[pd.DataFrame, Tensor]]:
-    """Per batch of pair rows: the rows and their label logits on the CPU (0 = no relation,
-    -inf for the labels the arguments' types do not allow)."""
-    device = next(model.parameters()).device
-    for part, batch in _batches(model, frame, batch_size, pad_id):
-        with autocast(device):
-            logits = model.forward_pairs(batch)
-        yield part, logits.float().cpu()
-
-
 class Predictor:
     """Runs one trained model over documents, concepts first, then relations from them.
 
@@ -304,7 +200,7 @@ class Predictor:
     ) -> dict[str, list[Entity]]:
         frame, _ = concept_examples(documents, self.schema, self.tokenizer, self.settings)
         found: dict[str, list[SpanPrediction]] = defaultdict(list)
-        for row, spans, values in _span_predictions(
+        for row, spans, values in span_predictions(
             self.model,
             frame,
             texts,
@@ -326,7 +222,7 @@ class Predictor:
         names = bio_label_names(self.schema)
         found: dict[str, list[SpanPrediction]] = defaultdict(list)
         device = next(self.model.parameters()).device
-        for part, batch in _batches(self.model, frame, self.batch_size, self.pad_id):
+        for part, batch in row_batches(self.model, frame, self.batch_size, self.pad_id):
             with autocast(device):
                 logits, hidden_states = self.model.forward_tags(batch)
             labels = logits.argmax(-1).cpu()
@@ -337,6 +233,7 @@ class Predictor:
                     list(row.token_starts),
                     list(row.token_ends),
                     names,
+                    self.counts,
                 )
                 for b, row in enumerate(part.itertuples())
             ]
@@ -379,7 +276,7 @@ class Predictor:
             return relations
         frame, _ = relation_examples(documents, table, self.schema, self.tokenizer, self.settings)
         seen: set[tuple[str, str, str, str]] = set()
-        rows = _span_predictions(
+        rows = span_predictions(
             self.model,
             frame,
             texts,

@@ -25,7 +25,7 @@ import torch
 
 from clinprompt.model.extraction import ExtractionModel
 from clinprompt.predict.decode import SpanThresholds
-from clinprompt.predict.predictor import decode_outputs, pair_logits, span_outputs
+from clinprompt.predict.outputs import decode_outputs, pair_logits, span_outputs
 
 log = logging.getLogger(__name__)
 

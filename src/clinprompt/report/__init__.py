@@ -1,2 +1,3 @@
-"""Report: the tidy metrics table and the paper's tables (`aggregate`), and the figures
-(`figures`)."""
+"""Report: the tidy metrics table (`tidy`), intervals and tests over seeds and documents
+(`significance`), the paper's tables (`tables`) and figures (`figures`), and a cell's learning
+curve (`cell_figures`)."""

@@ -1,6 +1,6 @@
 """The paper's figures from the tidy metrics table.
 
-In: the tidy table of `clinprompt.report.aggregate.tidy_metrics` (or its Parquet). Out: PNG and
+In: the tidy table of `clinprompt.report.tidy.tidy_metrics` (or its Parquet). Out: PNG and
 SVG of
 `strategies` (strict F1 of concepts and relations per model, grouped bars per strategy),
 `prompt_length` (F1 vs soft-prompt length), `few_shot` (F1 vs training documents, log x, `all`
@@ -18,27 +18,24 @@ inlined as a PNG data URI by `figure_data_uri`.
 
 from __future__ import annotations
 
-import base64
-import io
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 
 from clinprompt.atomic import atomic_file
 from clinprompt.predict.baseline import DICTIONARY
-from clinprompt.report.aggregate import (
+from clinprompt.report.tables import no_cells
+from clinprompt.report.tidy import (
     SYSTEM_KEYS,
     TIDY_COLUMNS,
     in_experiment,
     in_institution,
     models_by_size,
-    no_cells,
     read_table,
     seed_statistics,
     study_order,
@@ -118,7 +115,7 @@ def system_label(strategy: str, prompt_length: int) -> str:
     return strategy if prompt_length == 0 else f"{strategy} (p={prompt_length})"
 
 
-def _legend(figure: Figure, axes: Sequence[Axes], title: str | None = None) -> None:
+def legend(figure: Figure, axes: Sequence[Axes], title: str | None = None) -> None:
     """One legend for all panels, outside them on the right."""
     entries: dict[str, object] = {}
     for axis in axes:
@@ -169,7 +166,7 @@ def strategies_figure(tidy: pd.DataFrame) -> Figure:
         axis.set_xticks(np.arange(len(models)), models, rotation=20, ha="right")
         axis.set_xlabel("model (by size)")
         _f1_axis(axis, f"{dataset}: {TASK_NAMES[task]}")
-    _legend(figure, axes, "strategy")
+    legend(figure, axes, "strategy")
     figure.suptitle("Strategies compared per model (mean ± sd over seeds)")
     return figure
 
@@ -209,7 +206,7 @@ def prompt_length_figure(tidy: pd.DataFrame) -> Figure:
         axis.set_xticks(sorted(stats["prompt_length"].unique()))
         axis.set_xlabel("prompt length (virtual tokens)")
         _f1_axis(axis, f"{dataset}: {TASK_NAMES[task]}")
-    _legend(figure, axes, "model, strategy")
+    legend(figure, axes, "model, strategy")
     figure.suptitle("F1 vs soft-prompt length (mean ± sd over seeds)")
     return figure
 
@@ -241,7 +238,7 @@ def few_shot_figure(tidy: pd.DataFrame) -> Figure:
         axis.minorticks_off()
         axis.set_xlabel("training documents (shots)")
         _f1_axis(axis, f"{dataset}: {TASK_NAMES[task]}")
-    _legend(figure, axes, "model, strategy")
+    legend(figure, axes, "model, strategy")
     figure.suptitle("Few-shot learning (mean ± sd over seeds)")
     return figure
 
@@ -325,7 +322,7 @@ def frozen_gap_figure(tidy: pd.DataFrame) -> Figure:
     axis.set_ylabel("F1(soft-frozen) - F1(soft)")
     axis.set_title("Frozen minus unfrozen soft prompts vs model size (strict micro F1)")
     axis.grid(alpha=0.3)
-    _legend(figure, [axis])
+    legend(figure, [axis])
     return figure
 
 
@@ -353,48 +350,9 @@ def cost_figure(tidy: pd.DataFrame) -> Figure:
         axis.set_xscale("log")
         axis.set_xlabel("training time (s, log scale, mean over seeds)")
         _f1_axis(axis, f"{dataset}: {TASK_NAMES[task]}")
-    _legend(figure, axes, "model, strategy")
+    legend(figure, axes, "model, strategy")
     figure.suptitle("F1 vs training cost (colour = strategy, marker = model)")
     return figure
-
-
-def learning_curve_figure(history: Sequence[Mapping]) -> Figure:
-    """One cell's dev strict F1 (concepts, relations, their mean: the selection score) and
-    training loss (right axis) per epoch, from the `history` lines of its `train.json`."""
-    figure = Figure(figsize=(6, 2.6), layout="constrained")
-    axis = figure.subplots()
-    epochs = [line["epoch"] for line in history]
-    for key, label in (
-        ("dev_concepts_f1", "dev concepts F1"),
-        ("dev_relations_f1", "dev relations F1"),
-        ("dev_score", "dev score (mean)"),
-    ):
-        if all(key in line for line in history):
-            axis.plot(epochs, [line[key] for line in history], marker="o", label=label)
-    loss = axis.twinx()
-    loss.plot(
-        epochs,
-        [line["loss"] for line in history],
-        color="grey",
-        linestyle="--",
-        marker=".",
-        label="training loss",
-    )
-    axis.set_ylim(0, 1.02)
-    axis.set_xlabel("epoch")
-    axis.set_ylabel("dev strict micro F1")
-    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-    loss.set_ylabel("training loss")
-    axis.grid(alpha=0.3)
-    _legend(figure, [axis, loss])
-    return figure
-
-
-def figure_data_uri(figure: Figure, dpi: int = 100) -> str:
-    """The figure as a PNG `data:` URI, for a self-contained HTML page."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 BUILDERS: dict[str, Callable[[pd.DataFrame], Figure]] = {

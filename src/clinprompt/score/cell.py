@@ -46,13 +46,12 @@ from clinprompt.score.n2c2 import (
     MODES,
     TARGETS,
     CountTable,
-    DocumentPair,
     Evaluation,
     MicroScore,
     evaluate,
-    pair_predictions,
     to_json,
 )
+from clinprompt.score.pairs import DocumentPair, pair_predictions
 
 log = logging.getLogger(__name__)
 
@@ -305,7 +304,7 @@ def _learning_curve(history: list[dict]) -> str:
     if not history:
         return "<p>No epochs recorded.</p>\n"
     # matplotlib only for the card, so that scoring jobs stay light
-    from clinprompt.report.figures import figure_data_uri, learning_curve_figure
+    from clinprompt.report.cell_figures import figure_data_uri, learning_curve_figure
 
     uri = figure_data_uri(learning_curve_figure(history))
     return f"<img alt='learning curve: dev F1 and training loss per epoch' src='{uri}'>\n"

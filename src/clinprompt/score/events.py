@@ -27,15 +27,8 @@ import numpy as np
 from clinprompt.corpus.brat import Document
 from clinprompt.corpus.events import event_view
 from clinprompt.corpus.schema import DatasetSchema
-from clinprompt.score.n2c2 import (
-    COUNTS,
-    METRICS,
-    CountTable,
-    DocumentPair,
-    metrics,
-    micro_json,
-    prf,
-)
+from clinprompt.score.n2c2 import COUNTS, METRICS, CountTable, metrics, micro_json, prf
+from clinprompt.score.pairs import DocumentPair
 
 TRIGGER = "Trigger"
 
